@@ -1,0 +1,3 @@
+from dlbootcamp.cli import main
+
+raise SystemExit(main())

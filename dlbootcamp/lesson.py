@@ -1,0 +1,108 @@
+"""The lesson contract.
+
+A lesson module (`lessons/dayNN_topic.py`) declares, at module level:
+
+- ``LESSON = LessonInfo(...)``: metadata and the quality bar, written with literal values
+  only, so the registry reads it without importing the module (or TensorFlow);
+- ``Config``: a frozen dataclass with the full-run defaults, one comment per field, and a
+  ``quick()`` classmethod returning the smoke preset (runs in seconds);
+- ``load_data(cfg)``: the lesson's data with a fixed, seeded held-out split;
+- ``build_model(cfg)``: the Keras model that is trained;
+- ``train(cfg, run) -> Trained``: trains, evaluates on held-out data, saves pictures via
+  ``run``; returns the models to export and the metrics;
+- ``evaluate(predict, data) -> dict``: computes the lesson's metric from a *predict
+  function* (NumPy in, NumPy out), so the same code scores Keras, TFLite and ONNX;
+- ``representative_data(data, n)``: input batches for int8 calibration.
+
+Lessons that export several models (an encoder and a decoder step, say) list them in
+``Trained.exports``; their ``evaluate`` then receives a dict name -> predict function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from typing import Any, Callable, Mapping
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    """A quality bar: ``metric op threshold``, measured on held-out data after a full run."""
+
+    metric: str
+    op: str
+    threshold: float
+
+    def __post_init__(self):
+        if self.op not in _OPS:
+            raise ValueError(
+                f"Invalid bar operator {self.op!r}. Expected one of {sorted(_OPS)}."
+            )
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.op in (">=", ">")
+
+    def passed(self, metrics: Mapping[str, float]) -> bool:
+        return bool(_OPS[self.op](float(metrics[self.metric]), self.threshold))
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class LessonInfo:
+    """What a lesson is, declared once at the top of its module with literal values."""
+
+    id: str  # what the CLI takes, e.g. "cnn-features"
+    day: int  # the bootcamp day
+    title: str
+    seeds: tuple[str, ...]  # course material it comes from (../shared/seeds/NNN_*.txt)
+    topics: tuple[str, ...]  # the ideas it teaches
+    summary: str  # one paragraph
+    bars: tuple[Bar, ...]  # every bar must pass after a full run
+    # How much the bar metric of an int8 (or dynamic-range) export may lose against the
+    # Keras model, in the metric's own units (0.01 = one accuracy point).
+    quantized_tolerance: float = 0.01
+    # Custom training loops that cannot run under a tf.distribute strategy say so here.
+    distribute: bool = True
+
+    @property
+    def metric(self) -> str:
+        """The headline metric: the one the first bar is about."""
+        return self.bars[0].metric
+
+
+@dataclasses.dataclass
+class Trained:
+    """What ``train`` returns."""
+
+    exports: dict[str, Any]  # name -> keras.Model to export; "model" for a single one
+    metrics: dict[str, float]  # held-out metrics; includes every bar's metric
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)  # printed after the run
+
+    @property
+    def model(self):
+        return self.exports["model"] if "model" in self.exports else next(iter(self.exports.values()))
+
+
+def config_from_dict(config_cls, values: Mapping[str, Any]):
+    """Rebuild a frozen Config from its JSON form, ignoring nothing silently."""
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(values) - fields
+    if unknown:
+        raise ValueError(f"Unknown config fields {sorted(unknown)}; expected some of {sorted(fields)}.")
+    converted = {}
+    for f in dataclasses.fields(config_cls):
+        if f.name in values:
+            v = values[f.name]
+            converted[f.name] = tuple(v) if isinstance(v, list) else v
+    return config_cls(**converted)

@@ -1,0 +1,57 @@
+"""Training helpers shared by lessons: seeding, callbacks, a readable progress line."""
+
+from __future__ import annotations
+
+import time
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend for a run. Called by ``train`` with the config's seed."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+class EpochLine:
+    """Keras callback factory: one short line per epoch with the metrics and elapsed time."""
+
+    @staticmethod
+    def make(print_fn=print, every: int = 1):
+        import keras
+
+        class _EpochLine(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self._t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                if (epoch + 1) % every and epoch + 1 != self.params.get("epochs"):
+                    return
+                logs = logs or {}
+                shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "learning_rate")
+                print_fn(f"  epoch {epoch + 1}/{self.params.get('epochs')}  {shown}  "
+                         f"[{time.perf_counter() - self._t0:.1f}s]")
+
+        return _EpochLine()
+
+
+def early_stopping(monitor: str = "val_loss", patience: int = 5, mode: str = "auto"):
+    import keras
+
+    return keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode=mode,
+                                         restore_best_weights=True)
+
+
+def history_dict(history) -> dict[str, list[float]]:
+    """A Keras History as plain floats (JSON and CSV friendly)."""
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def predict_fn(model, batch_size: int = 256):
+    """A NumPy-in/NumPy-out predict function over a Keras model (what ``evaluate`` takes)."""
+    import numpy as np
+
+    def predict(x):
+        out = model.predict(x, batch_size=batch_size, verbose=0)
+        return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+
+    return predict
