@@ -12,7 +12,12 @@ A lesson module (`lessons/dayNN_topic.py`) declares, at module level:
   ``run``; returns the models to export and the metrics;
 - ``evaluate(predict, data) -> dict``: computes the lesson's metric from a *predict
   function* (NumPy in, NumPy out), so the same code scores Keras, TFLite and ONNX;
-- ``representative_data(data, n)``: input batches for int8 calibration.
+- ``representative_data(data, n, split="train")``: ``n`` model inputs from a split - the
+  train split calibrates int8, the test split feeds the parity check. An array for a
+  single-input model, a list of arrays (in ``model.inputs`` order) for a multi-input one, and a
+  dict export name -> that, for lessons with several exports.
+- optional ``SIDECAR`` or ``sidecar(data) -> dict``: what a device needs beyond tensor specs
+  (label names, normalisation, vocabulary); it is written into every artifact's sidecar.
 
 Lessons that export several models (an encoder and a decoder step, say) list them in
 ``Trained.exports``; their ``evaluate`` then receives a dict name -> predict function.

@@ -60,6 +60,9 @@ class Config:
 
 # --- data ----------------------------------------------------------------------------------
 
+PREPROCESSING = "8x8 grayscale digit, float32 pixel values in [0, 1] (scikit-learn's 0..16 divided by 16)"
+
+
 def load_data(cfg: Config) -> datasets.Splits:
     """Digits in [0, 1], 70% train / 10% validation / 20% test, stratified by the seed."""
     splits = datasets.digits(seed=cfg.seed)
@@ -68,9 +71,14 @@ def load_data(cfg: Config) -> datasets.Splits:
     return splits
 
 
-def representative_data(data: datasets.Splits, n: int = 200):
-    """Training images for int8 calibration (never the test split)."""
-    return data.train.x[:n]
+def representative_data(data: datasets.Splits, n: int = 200, split: str = "train"):
+    """Model inputs from a split: train calibrates int8, test feeds the export parity check."""
+    return getattr(data, split).x[:n]
+
+
+def sidecar(data: datasets.Splits) -> dict:
+    """What a device needs to feed the exported model and read its answer."""
+    return {"labels": list(data.labels), "preprocessing": PREPROCESSING}
 
 
 # --- model ---------------------------------------------------------------------------------

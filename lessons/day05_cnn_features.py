@@ -60,6 +60,9 @@ class Config:
 
 # --- data ----------------------------------------------------------------------------------
 
+PREPROCESSING = "28x28x1 grayscale image, float32 pixel values in [0, 1] (uint8 divided by 255)"
+
+
 def load_data(cfg: Config) -> datasets.Splits:
     """Fashion-MNIST: the official 10k test images; 5k training images held out for validation."""
     splits = datasets.fashion_mnist(seed=cfg.seed)
@@ -68,8 +71,14 @@ def load_data(cfg: Config) -> datasets.Splits:
     return splits
 
 
-def representative_data(data: datasets.Splits, n: int = 200):
-    return data.train.x[:n]
+def representative_data(data: datasets.Splits, n: int = 200, split: str = "train"):
+    """Model inputs from a split: train calibrates int8, test feeds the export parity check."""
+    return getattr(data, split).x[:n]
+
+
+def sidecar(data: datasets.Splits) -> dict:
+    """What a device needs to feed the exported model and read its answer."""
+    return {"labels": list(data.labels), "preprocessing": PREPROCESSING}
 
 
 # --- model: conv blocks that see ever larger patches ------------------------------------------
