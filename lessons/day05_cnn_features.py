@@ -44,7 +44,8 @@ LESSON = LessonInfo(
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    filters: tuple[int, ...] = (32, 64)  # conv channels per block (two convs + pool each)
+    filters: tuple[int, ...] = (24, 48)  # conv channels per block (conv + BN + ReLU, then pool)
+    convs_per_block: int = 1  # a second conv per block sees more context but triples the cost
     dense: int = 128  # units in the classifier head
     dropout: float = 0.3
     epochs: int = 12  # passes over 55k images (early stopping on validation)
@@ -87,12 +88,11 @@ def build_model(cfg: Config) -> keras.Model:
     inputs = keras.Input((28, 28, 1), name="image")
     x = inputs
     for i, f in enumerate(cfg.filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i}a")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i}a")(x)
-        x = keras.layers.ReLU(name=f"relu{i}a")(x)
-        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i}b")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i}b")(x)
-        x = keras.layers.ReLU(name=f"relu{i}b")(x)
+        for j in range(cfg.convs_per_block):
+            tag = f"{i}{'ab'[j] if j < 2 else j}"
+            x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{tag}")(x)
+            x = keras.layers.BatchNormalization(name=f"bn{tag}")(x)
+            x = keras.layers.ReLU(name=f"relu{tag}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="dropout")(x)
@@ -128,7 +128,7 @@ def save_pictures(model: keras.Model, data: datasets.Splits, run) -> None:
     run.save_figure(plots.image_grid(np.moveaxis(w, -1, 0), cols=8, cmap="RdBu",
                                      title="First-layer filters (red/blue = +/- weight)"), "filters_layer1")
     # Activation maps of one test image at increasing depth.
-    names = [l.name for l in model.layers if l.name.startswith("relu") and l.name.endswith("b")]
+    names = [n for n in (f"relu{i}a" for i in range(1, 10)) if any(l.name == n for l in model.layers)]
     probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
     image = data.test.x[:1]
     maps = probe.predict(image, verbose=0)
