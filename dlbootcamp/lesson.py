@@ -7,7 +7,9 @@ A lesson module (`lessons/dayNN_topic.py`) declares, at module level:
 - ``Config``: a frozen dataclass with the full-run defaults, one comment per field, and a
   ``quick()`` classmethod returning the smoke preset (runs in seconds);
 - ``load_data(cfg)``: the lesson's data with a fixed, seeded held-out split;
-- ``build_model(cfg)``: the Keras model that is trained;
+- ``build_model(cfg)``: the Keras model that is trained (``train`` builds and compiles it inside
+  ``with run.scope():`` - the tf.distribute strategy's scope, or nothing - and says
+  ``distribute=True`` in its LessonInfo);
 - ``train(cfg, run) -> Trained``: trains, evaluates on held-out data, saves pictures via
   ``run``; returns the models to export and the metrics;
 - ``evaluate(predict, data) -> dict``: computes the lesson's metric from a *predict
@@ -76,8 +78,9 @@ class LessonInfo:
     # How much the bar metric of an int8 (or dynamic-range) export may lose against the
     # Keras model, in the metric's own units (0.01 = one accuracy point).
     quantized_tolerance: float = 0.01
-    # Custom training loops that cannot run under a tf.distribute strategy say so here.
-    distribute: bool = True
+    # True when train() builds and compiles its models inside ``with run.scope():`` and trains
+    # with model.fit, so ``--distribute`` works (custom loops such as GANs and DQN leave it False).
+    distribute: bool = False
 
     @property
     def metric(self) -> str:

@@ -10,6 +10,7 @@ one JSON line per completed run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as _dt
@@ -17,6 +18,7 @@ import json
 import os
 import pathlib
 import shutil
+import tempfile
 import time
 from typing import Any
 
@@ -40,6 +42,9 @@ class Run:
         self.dir = self.root / f".{name}.partial"
         self.verbose = verbose
         self.figures: list[str] = []
+        self.backup_dir: pathlib.Path | None = None  # set under multi-worker training
+        self.strategy = None  # the tf.distribute strategy, when training is distributed
+        self._fits = 0
 
     def __enter__(self) -> "Run":
         self.root.mkdir(parents=True, exist_ok=True)
@@ -68,6 +73,10 @@ class Run:
         self.figures.append(path.name)
         return path
 
+    def scope(self):
+        """Build and compile models inside ``with run.scope():`` so ``--distribute`` can place them."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
     def callbacks(self, *, progress: bool = True) -> list:
         """Keras callbacks every ``fit`` in a lesson should get: CSV history, TensorBoard, progress."""
         import keras
@@ -79,6 +88,9 @@ class Run:
                                            write_graph=False)]
         if progress and self.verbose:
             cbs.append(EpochLine.make(self.log))
+        if self.backup_dir is not None:  # resume after a worker restart (multi-worker runs)
+            self._fits += 1
+            cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir / f"fit{self._fits}")))
         return cbs
 
     # --- used by the driver -------------------------------------------------------------------
@@ -121,15 +133,43 @@ def run_name(lesson_id: str, *, quick: bool, now: _dt.datetime | None = None) ->
 
 
 def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | None = None,
-                 verbose: bool = True, strategy=None) -> tuple[pathlib.Path, dict[str, Any]]:
-    """Train a lesson module with ``cfg`` and record the run. Returns (run folder, record)."""
+                 verbose: bool = True, distribute: str = "none") -> tuple[pathlib.Path, dict[str, Any]]:
+    """Train a lesson module with ``cfg`` and record the run. Returns (run folder, record).
+
+    ``distribute`` names a tf.distribute strategy (see :mod:`dlbootcamp.distribute`): the
+    lesson's ``train`` - model building, compile and fit - runs under its scope. Under
+    ``multiworker`` only the chief keeps the run; other workers write to a temporary folder.
+    """
+    from dlbootcamp import distribute as dist
+
     info = module.LESSON
+    if distribute != "none" and not info.distribute:
+        raise UserError(f"Lesson {info.id!r} does not support --distribute (its training loop does not run under "
+                        f"a tf.distribute strategy); train it without --distribute. `dlbootcamp lessons -v` and the "
+                        f"README list the lessons that do.")
+    if distribute == "multiworker" and not name:
+        raise UserError("--distribute multiworker needs --name NAME, the same on every worker, so that a restarted "
+                        "worker finds its backup and the chief's run folder is known.")
+    strategy = dist.make(distribute)
+    chief = dist.is_chief() if distribute == "multiworker" else True
+    final_root = pathlib.Path(out)
+    if not chief:
+        out, verbose = pathlib.Path(tempfile.mkdtemp(prefix="dlbootcamp-worker-")), False
     name = name or run_name(info.id, quick=quick)
     with Run(out, name, verbose=verbose) as run:
+        run.strategy = strategy
+        if distribute == "multiworker":
+            task = dist.tf_config()["task"]  # one backup per worker: they never write the same file
+            run.backup_dir = final_root / f".{name}.backup" / f"{task['type']}-{task['index']}"
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         atomic_json = dataclasses.asdict(cfg)
         run.path("config.json").write_text(json.dumps({"lesson": info.id, "quick": quick, "config": atomic_json},
                                                       indent=2) + "\n")
         run.log(f"[{info.id}] day {info.day}: {info.title}" + ("  (--quick)" if quick else ""))
+        if strategy is not None:
+            batch = getattr(cfg, "batch_size", None)
+            per = f"; global batch {batch} = {replicas} x {batch // replicas}" if batch else ""
+            run.log(f"  distribute: {distribute}, {replicas} replica(s){per}")
         t0 = time.perf_counter()
         trained = module.train(cfg, run)
         wall = time.perf_counter() - t0
@@ -143,10 +183,13 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
             # Bars are for full runs; a --quick run computes the metric but judges nothing.
             "passed": None if quick else all(b["passed"] for b in bars),
             "wall_time_s": round(wall, 2), "exports": sorted(trained.exports),
+            "distribute": {"strategy": distribute, "replicas": replicas, "chief": chief},
             "notes": trained.notes, "versions": envinfo.versions(), "machine": envinfo.machine(),
             "finished": _dt.datetime.now().isoformat(timespec="seconds"),
         }
         final = run.finish(record, trained.exports, trained.history)
+    if not chief:
+        shutil.rmtree(out, ignore_errors=True)
     return final, record
 
 

@@ -39,6 +39,7 @@ LESSON = LessonInfo(
              "activation maps per depth, and the inputs that maximise each class."),
     bars=(Bar("test_accuracy", ">=", 0.90),),
     quantized_tolerance=0.01,
+    distribute=True,
 )
 
 
@@ -107,10 +108,11 @@ def train(cfg: Config, run) -> Trained:
     training.seed_everything(cfg.seed)
     data = load_data(cfg)
     run.log(f"  data: {data.sizes()} from {data.source}")
-    model = build_model(cfg)
     steps = cfg.epochs * -(-len(data.train) // cfg.batch_size)
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    with run.scope():  # the tf.distribute strategy's, under --distribute
+        model = build_model(cfg)
+        model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ds = datasets.batches(data.train.x, data.train.y, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_ds = datasets.batches(data.val.x, data.val.y, batch_size=512)
     fit = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=0, shuffle=False,

@@ -18,7 +18,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([{"id": e.info.id, "day": e.info.day, "title": e.info.title, "seeds": e.info.seeds,
                            "topics": e.info.topics, "summary": e.info.summary,
-                           "bars": [str(b) for b in e.info.bars], "module": e.module} for e in lessons.values()],
+                           "bars": [str(b) for b in e.info.bars], "distribute": e.info.distribute,
+                           "module": e.module} for e in lessons.values()],
                          indent=2))
         return 0
     width = max((len(i) for i in lessons), default=2)
@@ -26,6 +27,7 @@ def run(args) -> int:
     for e in lessons.values():
         print(f"{e.info.day:>3}  {e.info.id:<{width}}  {e.info.title}  [{'; '.join(map(str, e.info.bars))}]")
         if args.verbose:
-            print(f"{'':>5}{e.info.summary}\n{'':>5}topics: {', '.join(e.info.topics)}; seeds {', '.join(e.info.seeds)}")
+            print(f"{'':>5}{e.info.summary}\n{'':>5}topics: {', '.join(e.info.topics)}; seeds {', '.join(e.info.seeds)}; "
+                  f"--distribute: {'yes' if e.info.distribute else 'no'}")
     print(f"\n{len(lessons)} lessons. Train one with `dlbootcamp train ID` (add --quick for a smoke run).")
     return 0

@@ -15,6 +15,7 @@ examples:
   dlbootcamp train cnn-features                the full run, with the bar checked
   dlbootcamp train cnn-features --epochs 3 --seed 1 --out /tmp/runs
   dlbootcamp train training --set hidden=128   override any Config field
+  dlbootcamp train cnn-features --distribute mirrored   every GPU TensorFlow sees
   tensorboard --logdir runs                    look at the curves"""
 
 
@@ -26,6 +27,9 @@ def add_arguments(p):
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a Config field")
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs"), help="runs folder (default: ./runs)")
     p.add_argument("--name", help="run folder name (default: ID-YYYYmmdd-HHMMSS); never overwritten")
+    p.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
+                   help="tf.distribute strategy: mirrored = every GPU (or logical CPU) here; multiworker = the "
+                        "cluster in TF_CONFIG (needs --name). Config.batch_size is the global batch.")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
 
 
@@ -79,7 +83,7 @@ def run(args) -> int:
     from dlbootcamp import records
 
     folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick, name=args.name,
-                                          verbose=not args.quiet)
+                                          verbose=not args.quiet, distribute=args.distribute)
     print_summary(folder, record)
     return 0 if record["passed"] is not False else 1
 
