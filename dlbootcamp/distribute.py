@@ -78,6 +78,7 @@ def make(name: str):
         if tf_config() is None:
             raise UserError("--distribute multiworker needs the TF_CONFIG environment variable describing the cluster "
                             "(see README, 'Scaling out').")
+        _refuse_broken_multiworker_fit()
     _apply_env_split()
     import tensorflow as tf
 
@@ -86,6 +87,21 @@ def make(name: str):
         devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+# Keras 3's model.fit breaks under MultiWorkerMirroredStrategy: its first-batch symbolic build
+# and its per-replica metric reduction both fail (keras-team/keras#20585, open). Seen here with
+# Keras 3.15.1 / TF 2.21 on two loopback workers. Set DLBOOTCAMP_TRY_MULTIWORKER=1 to try anyway
+# (for a Keras release that has fixed it).
+def _refuse_broken_multiworker_fit() -> None:
+    import importlib.metadata
+
+    if os.environ.get("DLBOOTCAMP_TRY_MULTIWORKER") == "1":
+        return
+    version = importlib.metadata.version("keras")
+    raise UserError(f"--distribute multiworker cannot train with Keras {version}: Keras 3's model.fit fails under "
+                    f"MultiWorkerMirroredStrategy (keras-team/keras#20585); use --distribute mirrored on one machine, "
+                    f"or set DLBOOTCAMP_TRY_MULTIWORKER=1 to try with a Keras release that has fixed it.")
 
 
 def describe() -> str:
@@ -101,5 +117,5 @@ def describe() -> str:
     else:
         default = "default: CPU"
         mirrored = f"mirrored over {len(cpus)} logical CPU device(s)"
-    multi = "multiworker: TF_CONFIG set" if os.environ.get("TF_CONFIG") else "multiworker: needs TF_CONFIG"
+    multi = "multiworker: blocked by keras-team/keras#20585 (Keras 3 fit under MultiWorkerMirroredStrategy)"
     return f"{default}; {mirrored}; {multi}"
