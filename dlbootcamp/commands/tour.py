@@ -9,7 +9,7 @@ The main job, end to end, on a lesson whose data ships with the pip install (no 
   2. export    TFLite fp32 / fp16 / dynamic-range / int8 and ONNX, with sidecars
   3. verify    each artifact in its own runtime (LiteRT, onnxruntime) against Keras:
                max error, top-1 agreement, and the lesson's own metric
-  4. bench     latency (p50/p90), throughput, size and memory per format
+  4. bench     latency (p50/p90), throughput, size and memory per format (and Keras)
 and one summary table at the end. Takes about a minute on a 2-core laptop."""
 EPILOG = """\
 examples:
@@ -51,17 +51,13 @@ def run(args) -> int:
     from dlbootcamp.export import bench
     from dlbootcamp.export import report as reporting
 
-    artifacts = [pathlib.Path(r["path"]) for r in report.rows]
+    # The Keras model runs too, as the reference the exports are measured against.
+    artifacts = [folder / "model.keras", *(pathlib.Path(r["path"]) for r in report.rows)]
     results = bench.run_benchmarks(artifacts, threads=(1,), runs=args.runs, warmup=20, batch=1, progress=True)
-    summary = reporting.summary_rows(results, report.rows)
-    table = reporting.markdown_table(summary)
-    from dlbootcamp import atomic
-
-    atomic.write_text(folder / "tour.md", f"# dlbootcamp tour: {args.lesson}\n\n{table}\n", overwrite=False)
     print(f"\n== summary: {args.lesson} ({folder})\n")
-    print(table)
+    reporting.summarize(results, out_dir=folder / "report", title=f"dlbootcamp tour: {args.lesson}")
     bar_ok = record["passed"] is not False
     print(f"\nquality bar: {'not judged (--quick)' if record['passed'] is None else ('passed' if bar_ok else 'FAILED')}; "
           f"exports: {'all checks passed' if report.passed else 'FAILED: ' + '; '.join(report.failures)}")
-    print(f"run folder: {folder}  (tour.md, export/, PNG pictures; `tensorboard --logdir {args.out}`)")
+    print(f"run folder: {folder}  (export/, report/, PNG pictures; `tensorboard --logdir {args.out}`)")
     return 0 if bar_ok and report.passed else 1
