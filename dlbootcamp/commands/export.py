@@ -1,13 +1,100 @@
-"""`dlbootcamp export`: being built (see the open issues)."""
+"""`dlbootcamp export SOURCE`: TFLite and ONNX artifacts, each proven against the Keras model."""
 
-HELP = "(export: being built)"
+import pathlib
+
+HELP = "export a run (or a .keras file) to TFLite fp32/fp16/dynamic/int8 and ONNX, and verify every artifact"
+DESCRIPTION = """\
+Convert a trained model into files a phone or a board can run, and prove they still give the
+model's answers. SOURCE is a run folder from `dlbootcamp train` (its lesson supplies held-out
+data, int8 calibration data, the metric and the label names) or any .keras file.
+
+Writes into --out (default: RUN/export/, or export/ beside a .keras file):
+  NAME.fp32.tflite  NAME.fp16.tflite  NAME.dynamic.tflite  NAME.int8.tflite  NAME.onnx
+each with a sidecar NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels,
+preprocessing) for device-side code, and export-report.json. TFLite files use built-in ops
+only, so they run in the standalone LiteRT runtime; where the exporter has to change something
+to get there (a recurrent model's batch fixed to 1, say) the sidecar and the report say so.
+
+Every artifact is run in its own runtime (LiteRT, onnxruntime) on held-out inputs and judged:
+  fp32     every output within atol 1e-4 + rtol 1e-4 x |keras|, again in batches of 7
+  fp16     the same with 1e-2
+  dynamic, int8
+           run folder: the lesson's metric at most LESSON.quantized_tolerance worse than Keras
+           .keras file (no metric): top-1 agreement >= 0.9 for classifier outputs
+           (probabilities), mean abs error <= 5% of the output's spread for other outputs
+A failed check exits non-zero with one line per failure: artifact, output, difference,
+tolerance. Nothing existing is overwritten without --force."""
+EPILOG = """\
+examples:
+  dlbootcamp export runs/training-20260101-120000
+  dlbootcamp export runs/cnn-features-... --to tflite --quantize fp32,int8
+  dlbootcamp export model.keras --inputs held_out.npz --calibration train_sample.npz --out /tmp/exp
+  dlbootcamp export model.keras --quantize fp32,fp16,dynamic     (no int8: no calibration needed)
+  dlbootcamp export runs/... --json > report.json
+
+.npz files hold one array per model input, named after the input (any name for one input):
+  numpy.savez("held_out.npz", image=x_test[:200])"""
 
 
 def add_arguments(p):
-    pass
+    p.add_argument("source", metavar="SOURCE", type=pathlib.Path,
+                   help="a run folder from `dlbootcamp train`, or a .keras model file")
+    p.add_argument("--out", type=pathlib.Path, metavar="DIR",
+                   help="output folder (default: RUN/export/, or export/ beside a .keras file)")
+    p.add_argument("--force", action="store_true", help="replace existing artifacts and report")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    g = p.add_argument_group("formats")
+    g.add_argument("--to", default="tflite,onnx", metavar="FORMATS", help="tflite,onnx (default: both)")
+    g.add_argument("--quantize", default="fp32,fp16,dynamic,int8", metavar="MODES",
+                   help="TFLite variants among fp32,fp16,dynamic,int8 (default: all four)")
+    g.add_argument("--allow-flex", action="store_true",
+                   help="keep TensorFlow (Flex) ops a model needs instead of failing; such a .tflite runs only "
+                        "where the Flex delegate is linked in, so it is reported as not verified")
+    g = p.add_argument_group("data for a .keras SOURCE (a run folder uses its lesson's data)")
+    g.add_argument("--inputs", type=pathlib.Path, metavar="FILE.npz",
+                   help="held-out inputs for the parity check (default: generated from the input spec)")
+    g.add_argument("--calibration", type=pathlib.Path, metavar="FILE.npz",
+                   help="representative inputs to calibrate int8 (required for int8)")
+    g = p.add_argument_group("safety")
+    g.add_argument("--unsafe", action="store_true",
+                   help="load .keras files outside Keras safe mode (runs Lambda layers' code: trusted files only)")
 
 
 def run(args) -> int:
-    from dlbootcamp.errors import UserError
+    import json
+    import sys
 
-    raise UserError("`dlbootcamp export` is not available in this version yet.")
+    from dlbootcamp.errors import ExportError, UserError
+    from dlbootcamp.export import api
+
+    formats = api.parse_choices(args.to, api.FORMATS, "--to")
+    quantizations = api.parse_choices(args.quantize, api.QUANTIZATIONS, "--quantize")
+    source = args.source
+    if not source.exists():
+        raise UserError(f"{source} does not exist; expected a run folder from `dlbootcamp train` or a .keras file.")
+    log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.json else None
+
+    from dlbootcamp.export import device_bench
+
+    try:
+        if source.is_dir():
+            if args.inputs or args.calibration:
+                raise UserError("--inputs and --calibration apply to a .keras SOURCE; a run folder is exported with "
+                                "its lesson's own held-out and calibration data. Drop those flags.")
+            from dlbootcamp import pipeline
+
+            report = pipeline.export_run(source, args.out, formats=formats, quantizations=quantizations,
+                                         force=args.force, unsafe=args.unsafe, allow_flex=args.allow_flex, log=log)
+        else:
+            report = api.export_keras_file(source, args.out, inputs_npz=args.inputs, calibration_npz=args.calibration,
+                                           formats=formats, quantizations=quantizations, force=args.force,
+                                           unsafe=args.unsafe, allow_flex=args.allow_flex, log=log)
+    except device_bench.ArtifactError as exc:
+        raise ExportError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(report.table())
+        print(f"\nreport: {report.path}")
+    report.raise_if_failed()
+    return 0

@@ -1,21 +1,18 @@
-import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 
-def test_help_and_lessons_are_instant_and_do_not_import_tensorflow():
-    code = ("import sys, time; t = time.perf_counter(); from dlbootcamp.cli import main; "
-            "main(['lessons']); dt = time.perf_counter() - t; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'; "
-            "print('SECONDS', dt)")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    assert float(out.split("SECONDS")[1]) < 0.3
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dlbootcamp", "--help"], check=True, capture_output=True)
-    assert time.perf_counter() - t0 < 3  # a whole interpreter start; generous for a loaded machine
+def test_help_and_lessons_do_not_import_tensorflow():
+    # What keeps them instant (about 0.1 s here when the machine is idle; the timing itself is
+    # printed by `python -X importtime -m dlbootcamp lessons`, not asserted in a unit test).
+    for args in (["lessons"], ["--help"], ["train", "--help"], ["export", "--help"], ["bench", "--help"]):
+        code = ("import sys; from dlbootcamp.cli import main\n"
+                f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+                "heavy = [m for m in ('tensorflow', 'keras', 'numpy', 'onnxruntime') if m in sys.modules]\n"
+                "assert not heavy, heavy")
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
 def test_lessons_lists_ids_and_bars(cli):

@@ -1,0 +1,371 @@
+"""Benchmark every lesson model that exists, in every format, and write docs/benchmarks.md.
+
+    python benchmarks/lessons.py                     # what runs/ holds; quick-trains what is missing
+    python benchmarks/lessons.py --lessons training --runs 500
+
+This is a benchmark, not a test: it measures and reports, and the speed figures it prints are
+for people to read, not assertions. For each lesson (default: ``training`` and
+``cnn-features``) it
+
+1. takes the newest full run under ``runs/`` (else the newest ``--quick`` run, else trains one
+   with ``--train``: ``quick`` by default),
+2. exports it with ``dlbootcamp.pipeline.export_lesson`` into ``RUN/export`` (or reuses the
+   export there), with the parity and metric checks the exporter does,
+3. times, on the lesson's own held-out inputs, at batch 1 and at a larger batch, with one
+   thread: Keras eager, the compiled ``tf.function``, TFLite fp32 and int8, and ONNX - all
+   through the one measuring path of ``export/device_bench.py``.
+
+Then it checks its own honesty, and prints both figures:
+
+- **harness overhead**: the p50 that the benchmark reports for a trivial model, against a bare
+  ``set_tensor`` / ``invoke`` / ``get_tensor`` loop written by hand in the same process
+  (rounds interleaved, medians of the rounds); it must be within 10%;
+- **memory growth**: resident memory after 10,000 invocations minus after warm-up.
+
+Everything lands in ``docs/``: ``benchmarks.md`` (machine, table, plots, checks),
+``benchmarks.json`` (every result, schema dlbootcamp.bench/1: ``dlbootcamp report
+docs/benchmarks.json`` redraws it) and the PNGs. One command regenerates it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FORMATS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"))
+
+
+# --- 1. a run per lesson -----------------------------------------------------------------------
+
+def find_run(lesson: str, runs_dir: pathlib.Path) -> pathlib.Path | None:
+    """The newest full run of ``lesson`` (else the newest quick run) whose folder still exists."""
+    from dlbootcamp import records
+
+    found = [r for r in records.list_runs(runs_dir) if r["lesson"] == lesson and pathlib.Path(r["path"]).is_dir()]
+    found.sort(key=lambda r: (not r["quick"], r["finished"]))
+    return pathlib.Path(found[-1]["path"]) if found else None
+
+
+def get_run(lesson: str, runs_dir: pathlib.Path, train: str) -> pathlib.Path:
+    from dlbootcamp import records, registry
+
+    run = find_run(lesson, runs_dir) if train == "existing" or train == "quick" else None
+    if run is not None:
+        return run
+    module = registry.load(lesson)
+    quick = train != "full"
+    print(f"[{lesson}] no run under {runs_dir}/: training one ({'--quick' if quick else 'full'})", flush=True)
+    cfg = module.Config.quick() if quick else module.Config()
+    folder, _ = records.train_lesson(module, cfg, out=runs_dir, quick=quick, verbose=False)
+    return folder
+
+
+# --- 2. its export -----------------------------------------------------------------------------
+
+def export_run(lesson: str, run: pathlib.Path):
+    """(module, cfg, data, export rows) for a run, exporting it into RUN/export if not done yet."""
+    from dlbootcamp import lesson as contract
+    from dlbootcamp import records, registry
+
+    module = registry.load(lesson)
+    info = records.read_run(run)
+    cfg = contract.config_from_dict(module.Config, info["config"]["config"])
+    data = module.load_data(cfg)
+    out = run / "export"
+    report_file = out / "export-report.json"
+    if not report_file.exists():  # all four quantizations, as `dlbootcamp export RUN` would write them
+        from dlbootcamp import pipeline
+
+        print(f"[{lesson}] exporting {run.name} -> {out}", flush=True)
+        rep = pipeline.export_run(run, out)
+        for failure in rep.failures:  # shown in the table's parity column too
+            print(f"[{lesson}] export check failed: {failure}", flush=True)
+    doc = json.loads(report_file.read_text())
+    rows = doc["rows"] if isinstance(doc, dict) else doc
+    return module, cfg, data, rows
+
+
+def artifacts_of(rows, export_dir: pathlib.Path, export_name: str) -> list[str]:
+    paths = []
+    for fmt, quant in FORMATS:
+        for row in rows:
+            if row.get("name", export_name) == export_name and row["format"] == fmt and \
+                    (row.get("quantization") or "fp32") == quant:
+                p = pathlib.Path(row["path"])
+                p = p if p.is_absolute() or p.exists() else export_dir / p.name
+                paths.append(str(p))
+                break
+    return paths
+
+
+def save_inputs(module, data, model_inputs, path: pathlib.Path, export_name: str, n: int) -> pathlib.Path:
+    """The lesson's own held-out inputs as the .npz that --inputs reads, named after the model inputs."""
+    import numpy as np
+
+    x = module.representative_data(data, n=n, split="test")
+    if isinstance(x, dict):
+        x = x[export_name]
+    arrays = [x] if isinstance(x, np.ndarray) else list(x)
+    np.savez(path, **{t.name: np.asarray(a) for t, a in zip(model_inputs, arrays)})
+    return path
+
+
+# --- 3. honesty checks ---------------------------------------------------------------------------
+
+def trivial_tflite(folder: pathlib.Path) -> pathlib.Path:
+    """A model that does almost nothing (4 inputs -> Dense(4)), so any harness overhead shows."""
+    import keras
+
+    from dlbootcamp.export import tflite
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,), name="x")
+    model = keras.Model(inp, keras.layers.Dense(4, name="y")(inp), name="trivial")
+    path = folder / "trivial.fp32.tflite"
+    path.write_bytes(tflite.convert(model, "fp32").content)
+    return path
+
+
+def bare_loop_p50_ms(path: pathlib.Path, n: int) -> tuple[float, float]:
+    """What a user would write by hand: (p50 of per-call timings, per-call median of 50-call blocks)."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path), num_threads=1)
+    it.allocate_tensors()
+    i = it.get_input_details()[0]["index"]
+    o = it.get_output_details()[0]["index"]
+    x = np.random.default_rng(0).uniform(0, 1, (1, 4)).astype(np.float32)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        it.set_tensor(i, x)
+        it.invoke()
+        it.get_tensor(o)
+        times.append(time.perf_counter_ns() - t0)
+    blocks = []  # the same loop without a clock read per call: blocks of 50 calls, median per call
+    for _ in range(n // 50):
+        t0 = time.perf_counter_ns()
+        for _ in range(50):
+            it.set_tensor(i, x)
+            it.invoke()
+            it.get_tensor(o)
+        blocks.append((time.perf_counter_ns() - t0) / 50)
+    return float(np.percentile(times, 50)) / 1e6, float(np.median(blocks)) / 1e6
+
+
+def overhead_check(folder: pathlib.Path, rounds: int = 7, n: int = 5000) -> dict:
+    from dlbootcamp.export import device_bench as db
+
+    path = trivial_tflite(folder)
+    harness, bare, block = [], [], []
+    for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
+        b50, blk = bare_loop_p50_ms(path, n)
+        bare.append(b50)
+        block.append(blk)
+        r = db.benchmark_artifact(str(path), threads=1, runs=n, warmup=200, max_secs=120)
+        harness.append(r["latency_ms"]["p50"])
+    h, b = statistics.median(harness), statistics.median(bare)
+    return {"model": "Dense(4) on 4 inputs, TFLite fp32, 1 thread", "rounds": rounds, "calls_per_round": n,
+            "harness_p50_ms": h, "bare_loop_p50_ms": b, "bare_loop_block_ms": statistics.median(block),
+            "ratio": h / b, "within_10_percent": h <= 1.10 * b,
+            "harness_p50_ms_rounds": harness, "bare_loop_p50_ms_rounds": bare}
+
+
+def memory_check(artifacts: list[str], n: int = 10_000) -> list[dict]:
+    from dlbootcamp.export import device_bench as db
+
+    out = []
+    for path in artifacts:
+        r = db.benchmark_artifact(path, threads=1, runs=n, warmup=100, max_secs=600)
+        out.append({"artifact": path, "label": db.result_label(r), "invocations": r["runs"],
+                    "rss_after_warmup_mb": round(r["rss_end_mb"] - r["rss_growth_mb"], 2),
+                    "rss_end_mb": r["rss_end_mb"], "rss_growth_mb": r["rss_growth_mb"],
+                    "peak_rss_mb": r["peak_rss_mb"]})
+    return out
+
+
+# --- 4. docs ----------------------------------------------------------------------------------
+
+def reading(results, large_batch: int) -> list[str]:
+    """A few sentences computed from the table (p50 ratios and sizes), one bullet per lesson and batch."""
+    from dlbootcamp.export import device_bench as db
+
+    out = []
+    for lesson in sorted({r["lesson"] for r in results if r.get("lesson")}):
+        for batch in (1, large_batch):
+            rows = {db.result_label(r): r for r in results if r.get("lesson") == lesson and r["batch"] == batch}
+            p50 = {k: r["latency_ms"]["p50"] for k, r in rows.items()}
+            if not {"keras fp32 eager", "keras fp32 tf.function", "tflite fp32", "tflite int8"} <= set(p50):
+                continue
+            size = {k: r["model_size_bytes"] for k, r in rows.items()}
+            onnx = (f"; ONNX fp32 {p50['onnx fp32']:.4g} ms" if "onnx fp32" in p50 else "")
+            out.append(
+                f"- `{lesson}`, batch {batch}: TFLite fp32 p50 {p50['tflite fp32']:.4g} ms is "
+                f"{p50['keras fp32 eager'] / p50['tflite fp32']:.0f}x faster than a Keras eager call "
+                f"({p50['keras fp32 eager']:.4g} ms) and {p50['keras fp32 tf.function'] / p50['tflite fp32']:.1f}x "
+                f"faster than the compiled tf.function ({p50['keras fp32 tf.function']:.4g} ms){onnx}. "
+                f"int8 is {size['tflite fp32'] / size['tflite int8']:.1f}x smaller than fp32 and its p50 is "
+                f"{p50['tflite int8'] / p50['tflite fp32']:.2f}x fp32's on this CPU.")
+    return out
+
+
+# --- 4b. the page ----------------------------------------------------------------------------------
+
+def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathlib.Path:
+    from dlbootcamp.export import bench, device_bench as db, report
+
+    out.mkdir(parents=True, exist_ok=True)
+    doc = bench.document(results, {"threads": [args.threads], "runs": args.runs, "warmup": args.warmup,
+                                   "batch": [1, args.batch], "inputs": "lesson test split"},
+                         tool="benchmarks/lessons.py")
+    doc["checks"] = checks
+    (out / "benchmarks.json").write_text(json.dumps(doc, indent=2) + "\n")
+    plots = {}
+    for name, fn in (("latency_vs_size", report.plot_latency_vs_size),
+                     ("metric_vs_latency", report.plot_metric_vs_latency), ("lessons", report.plot_lessons)):
+        p = fn(results, out / f"benchmarks_{name}.png")
+        if p is not None:
+            plots[name] = p
+    oh, mem = checks["harness_overhead"], checks["memory_growth"]
+    machine = db.describe_machine(doc["machine"], load=False)
+    lines = [
+        "# Benchmarks: every lesson model, every format",
+        "",
+        "Generated by `python benchmarks/lessons.py` (regenerate with the same command; raw results in "
+        "[benchmarks.json](benchmarks.json), redraw with `dlbootcamp report docs/benchmarks.json`).",
+        "",
+        f"- Date: {_dt.datetime.now():%Y-%m-%d %H:%M}",
+        f"- Machine: {machine}",
+        f"- Load when measured: the 1-minute load average was {report.load_range(results)} on "
+        f"{doc['machine'].get('cores')} cores. This machine was shared with other jobs, so means and tails "
+        f"(p99, max) are noisy; medians (p50) are the figures to compare.",
+        f"- Settings: {args.threads} thread(s), {args.runs} timed runs after {args.warmup} warm-up runs, batch 1 "
+        f"and {args.batch}; inputs are each lesson's own test images; XNNPACK on for TFLite.",
+        "- Runs: " + "; ".join(f"`{lesson}` from `{run}` ({'quick run: metric not judged' if quick else 'full run'})"
+                               for lesson, run, quick in lessons_used),
+        "",
+        "## Results",
+        "",
+        report.markdown_table(results),
+        "",
+        "Latency is per call (one batch); p50/p90/p99 are percentiles over the timed runs; init is load + "
+        "allocate; first is the first call (for `tf.function` it includes tracing). inf/s counts samples. "
+        "metric is the lesson's metric on held-out data as the exporter measured it (for Keras: the "
+        "reference model); parity is the exporter's verdict for the artifact.",
+        "",
+    ]
+    captions = {"latency_vs_size": "Latency vs size", "metric_vs_latency": "Metric vs latency",
+                "lessons": "Per-lesson comparison"}
+    for name, p in plots.items():
+        lines += [f"![{captions[name]}]({p.name})", ""]
+    lines += ["## Reading it", "", *reading(results, args.batch), "",
+              "Peak RSS is the whole benchmark process, which also holds TensorFlow (to run the Keras rows) and "
+              "every model measured before; `device_bench.py` on a device, without TensorFlow, shows what the "
+              "runtime alone needs.", ""]
+    lines += [
+        "## Is the harness honest?",
+        "",
+        f"**Overhead.** For a trivial model ({oh['model']}), the p50 the benchmark reports is "
+        f"**{oh['harness_p50_ms'] * 1000:.2f} µs**; a bare `set_tensor`/`invoke`/`get_tensor` loop timed the same "
+        f"way in the same process gives **{oh['bare_loop_p50_ms'] * 1000:.2f} µs** (median of {oh['rounds']} "
+        f"interleaved rounds of {oh['calls_per_round']} calls): ratio {oh['ratio']:.3f}, "
+        f"{'within' if oh['within_10_percent'] else 'NOT within'} 10%. (The same bare loop timed in blocks of 50 "
+        f"calls, without a clock read per call, takes {oh['bare_loop_block_ms'] * 1000:.2f} µs per call: the "
+        f"difference is the cost of reading the clock.)",
+        "",
+        f"**Memory.** Resident memory over {mem[0]['invocations']:,} invocations (after warm-up):",
+        "",
+        "| artifact | invocations | RSS after warm-up MB | RSS at end MB | growth MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for m in mem:
+        lines.append(f"| {pathlib.Path(m['artifact']).name} ({m['label']}) | {m['invocations']:,} | "
+                     f"{m['rss_after_warmup_mb']:.2f} | {m['rss_end_mb']:.2f} | {m['rss_growth_mb']:+.3f} |")
+    lines.append("")
+    md = out / "benchmarks.md"
+    md.write_text("\n".join(lines), encoding="utf-8")
+    return md
+
+
+# --- the script ----------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lessons", default="training,cnn-features", help="comma-separated lesson ids")
+    p.add_argument("--runs-dir", type=pathlib.Path, default=ROOT / "runs")
+    p.add_argument("--train", choices=("existing", "quick", "full"), default="quick",
+                   help="when a lesson has no run: train it quick (default) or full; 'existing' uses runs only")
+    p.add_argument("--runs", type=int, default=200, help="timed runs per benchmark")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--batch", type=int, default=32, help="the larger batch (batch 1 is always measured)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=pathlib.Path, default=ROOT / "docs")
+    p.add_argument("--memory-invocations", type=int, default=10_000)
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    # Keras gets the same thread budget as the runtimes; TensorFlow fixes it once, before any op.
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+
+    from dlbootcamp.errors import UserError
+    from dlbootcamp.export import bench, report
+
+    results, used, fp32_artifacts = [], [], []
+    t_start = time.perf_counter()
+    try:
+        for lesson in [l.strip() for l in args.lessons.split(",") if l.strip()]:
+            run = get_run(lesson, args.runs_dir, args.train)
+            quick = json.loads((run / "config.json").read_text()).get("quick", False)
+            used.append((lesson, run.name, quick))
+            module, cfg, data, rows = export_run(lesson, run)
+            names = sorted({row.get("name", "model") for row in rows})
+            for export_name in names:
+                import keras
+
+                keras_path = run / ("model.keras" if export_name == "model" else f"{export_name}.keras")
+                model = keras.saving.load_model(keras_path)
+                arts = artifacts_of(rows, run / "export", export_name)
+                inputs = save_inputs(module, data, model.inputs, run / "export" / f"{export_name}.bench-inputs.npz",
+                                     export_name, n=max(args.batch, 64))
+                del model
+                fp32_artifacts += [a for a in arts if ".fp32." in pathlib.Path(a).name or a.endswith(".onnx")]
+                for batch in (1, args.batch):
+                    print(f"[{lesson}] {export_name}: batch {batch}", flush=True)
+                    results += bench.run_benchmarks([str(keras_path), *arts], threads=(args.threads,), runs=args.runs,
+                                                    warmup=args.warmup, batch=batch, inputs=inputs, progress=True)
+        report.attach_export_rows(results)
+        print("\nharness overhead check (trivial model) ...", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            overhead = overhead_check(pathlib.Path(tmp))
+        print(f"  harness p50 {overhead['harness_p50_ms'] * 1000:.3f} us vs bare set_tensor/invoke/get_tensor loop "
+              f"p50 {overhead['bare_loop_p50_ms'] * 1000:.3f} us: ratio {overhead['ratio']:.3f} "
+              f"({'within' if overhead['within_10_percent'] else 'NOT within'} 10%)", flush=True)
+        print(f"memory growth over {args.memory_invocations:,} invocations ...", flush=True)
+        memory = memory_check(fp32_artifacts[-2:], n=args.memory_invocations)
+        for m in memory:
+            print(f"  {pathlib.Path(m['artifact']).name}: RSS {m['rss_after_warmup_mb']:.2f} -> {m['rss_end_mb']:.2f} MB "
+                  f"({m['rss_growth_mb']:+.3f} MB) over {m['invocations']:,} invocations", flush=True)
+    except UserError as exc:
+        print(f"benchmarks/lessons.py: error: {exc}", file=sys.stderr)
+        return 2
+    md = write_docs(args.out, results, {"harness_overhead": overhead, "memory_growth": memory}, used, args)
+    print("\n" + report.markdown_table(results))
+    print(f"\nwrote {md} (and benchmarks.json, PNGs) in {time.perf_counter() - t_start:.0f} s")
+    return 0 if overhead["within_10_percent"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""Export a lesson's models with the lesson's own data, metric and labels.
+
+The export layer (``dlbootcamp.export``) knows nothing about lessons: it takes models,
+inputs, a metric function and sidecar extras. This module is where the two meet. For a
+lesson it passes
+
+- ``representative_data(data, n, split="train")`` as int8 calibration data,
+- ``representative_data(data, n, split="test")`` as the held-out parity inputs,
+- ``evaluate(predict, data)`` as the metric, judged in the direction of the lesson's first
+  bar, within ``LESSON.quantized_tolerance`` for dynamic-range and int8 artifacts,
+- ``sidecar(data)`` (or ``SIDECAR``) into every artifact's sidecar (labels, preprocessing).
+
+    from dlbootcamp import pipeline
+    report = pipeline.export_lesson(module, cfg, trained.exports, "out/")      # after train()
+    report = pipeline.export_run("runs/training-20260101-120000")              # a run folder
+    report.raise_if_failed()
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from dlbootcamp.errors import UserError
+
+FORMATS = ("tflite", "onnx")
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
+SAMPLES = 200  # calibration samples (train split) and parity samples (test split)
+
+
+def _lesson_inputs(module, data, names: list[str], split: str):
+    """The lesson's representative inputs per export name."""
+    value = module.representative_data(data, n=SAMPLES, split=split)
+    if len(names) > 1:
+        if not isinstance(value, dict):
+            raise UserError(f"Lesson {module.LESSON.id!r} exports {', '.join(names)} but representative_data "
+                            f"returned one {type(value).__name__}; expected a dict export name -> inputs.")
+        return value
+    if isinstance(value, dict) and names[0] in value:
+        return value[names[0]]
+    return value
+
+
+def _sidecar_extras(module, data) -> dict:
+    if hasattr(module, "sidecar"):
+        return dict(module.sidecar(data) or {})
+    return dict(getattr(module, "SIDECAR", {}) or {})
+
+
+def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, force, allow_flex, source, log):
+    from dlbootcamp.export import api
+
+    formats = api.parse_choices(formats, api.FORMATS, "--to")
+    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    if not force:  # before loading data or converting anything
+        api.refuse_overwrite(api.planned_files(out_dir, list(exports), formats, quantizations))
+    data = module.load_data(cfg) if data is None else data
+    names = list(exports)
+    info = module.LESSON
+    head = info.bars[0] if info.bars else None
+
+    def evaluate(predict):
+        return module.evaluate(predict, data)
+
+    return api.export_and_verify(
+        exports, out_dir,
+        inputs=_lesson_inputs(module, data, names, "test"),
+        calibration=_lesson_inputs(module, data, names, "train") if "int8" in quantizations else None,
+        evaluate=evaluate, metric=info.metric if head else None,
+        higher_is_better=head.higher_is_better if head else True,
+        quantized_tolerance=info.quantized_tolerance, formats=formats, quantizations=quantizations,
+        sidecar_extras=_sidecar_extras(module, data), lesson=info.id, source=source, force=force,
+        allow_flex=allow_flex, log=log)
+
+
+def export_lesson(module, cfg, exports, out_dir, *, data=None, formats=FORMATS, quantizations=QUANTIZATIONS,
+                  force=False):
+    """Export ``exports`` (name -> keras.Model, as in ``Trained.exports``) of lesson ``module``.
+
+    Returns a ``dlbootcamp.export.api.ExportReport``; call ``raise_if_failed()`` to turn failed
+    checks into one ExportError.
+    """
+    return _export(module, cfg, exports, pathlib.Path(out_dir), data=data, formats=formats,
+                   quantizations=quantizations, force=force, allow_flex=False,
+                   source=f"lesson {module.LESSON.id}", log=None)
+
+
+def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZATIONS, force=False, unsafe=False,
+               allow_flex=False, log=None):
+    """Export the models of a run folder written by ``dlbootcamp train`` (default out: RUN/export/).
+
+    The lesson and its Config come from the run's config.json; the models from model.keras
+    (and NAME.keras for lessons with several exports), loaded in Keras safe mode.
+    """
+    from dlbootcamp import lesson as lesson_contract
+    from dlbootcamp import records, registry
+    from dlbootcamp.export import api, keras_io
+
+    run_dir = pathlib.Path(run_dir)
+    record = records.read_run(run_dir)
+    config = record["config"]
+    lesson_id = config.get("lesson") if isinstance(config, dict) else None
+    if not lesson_id or not isinstance(config.get("config"), dict):
+        raise UserError(f"{run_dir}/config.json has no lesson id and config; the run folder is damaged "
+                        f"(expected what `dlbootcamp train` writes).")
+    names = record["metrics"].get("exports") or ["model"]
+    out_dir = pathlib.Path(out_dir) if out_dir is not None else run_dir / "export"
+    formats = api.parse_choices(formats, api.FORMATS, "--to")
+    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    if not force:
+        api.refuse_overwrite(api.planned_files(out_dir, names, formats, quantizations))
+    files = {n: run_dir / (records.MODEL_FILE if n == "model" else f"{n}.keras") for n in names}
+    for n, f in files.items():
+        keras_io.check_keras_path(f)
+    module = registry.load(lesson_id)  # registers the lesson's custom layers, if any, before loading
+    try:
+        cfg = lesson_contract.config_from_dict(module.Config, config["config"])
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{run_dir}/config.json does not match lesson {lesson_id!r}'s Config ({exc}); was the run "
+                        f"made with another version of the lesson?") from None
+    exports = {n: keras_io.load_model(f, unsafe=unsafe) for n, f in files.items()}
+    if log:
+        log(f"exporting {', '.join(f.name for f in files.values())} of {lesson_id} run {run_dir.name} to {out_dir}")
+    return _export(module, cfg, exports, out_dir, data=None, formats=formats, quantizations=quantizations,
+                   force=force, allow_flex=allow_flex, source=str(run_dir), log=log)
+

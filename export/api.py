@@ -1,0 +1,543 @@
+"""Export Keras models to every format, prove each artifact works, and report.
+
+This is the one call the CLI, the tour and the lesson pipeline make::
+
+    from dlbootcamp.export import api
+    report = api.export_and_verify({"model": model}, "out/", inputs=x_test[:200],
+                                   calibration=x_train[:200], evaluate=my_metric, metric="accuracy")
+    print(report.table())
+    report.raise_if_failed()
+
+For every model and every (format, quantization) pair it
+
+1. converts (``tflite.convert`` / ``onnx.convert``), built-in ops only;
+2. writes the artifact and its sidecar under a temporary name, renamed when complete
+   (``OUT/NAME.{fp32,fp16,dynamic,int8}.tflite``, ``OUT/NAME.onnx``, each with ``.json``);
+3. loads it back in its own runtime and runs it on held-out inputs (``verify``);
+4. scores it with the caller's metric, when there is one, exactly as the Keras model is scored;
+
+then judges every row (``verify``'s docstring has the rules), writes
+``OUT/export-report.json`` and returns an :class:`ExportReport`. Nothing existing is
+overwritten unless ``force=True``; every file that would be is checked before any work starts.
+
+The export layer knows nothing about lessons: ``dlbootcamp.pipeline`` feeds it a lesson's
+data, metric and sidecar extras. ``export_keras_file`` and ``verify_artifact`` serve the
+CLI's bare ``.keras`` and ``verify`` cases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import pathlib
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from dlbootcamp import atomic
+from dlbootcamp.errors import ExportError, UserError
+
+FORMATS = ("tflite", "onnx")
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
+REPORT_FILE = "export-report.json"
+REPORT_SCHEMA = "dlbootcamp.export-report/1"
+GENERATED_SAMPLES = 64  # parity inputs generated from the input spec when no data is given
+
+
+# --- choices ------------------------------------------------------------------------------------
+
+def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    """``"tflite,onnx"`` (or a sequence) -> a checked tuple in the order of ``allowed``."""
+    items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
+    unknown = [s for s in items if s not in allowed]
+    expected = f"expected a comma-separated list of {', '.join(allowed)}."
+    if not items:
+        raise UserError(f"Invalid {flag} {text!r}: no name given; {expected}")
+    if unknown:
+        raise UserError(f"Invalid {flag} {','.join(items)}: unknown {'name' if len(unknown) == 1 else 'names'} "
+                        f"{', '.join(map(repr, unknown))}; {expected}")
+    return tuple(a for a in allowed if a in items)
+
+
+def artifact_name(name: str, fmt: str, quantization: str) -> str:
+    return f"{name}.onnx" if fmt == "onnx" else f"{name}.{quantization}.tflite"
+
+
+def plan(names, formats, quantizations) -> list[tuple[str, str, str]]:
+    """(model name, format, quantization) for every artifact to write; ONNX is float32 only."""
+    out = []
+    for name in names:
+        if "tflite" in formats:
+            out += [(name, "tflite", q) for q in quantizations]
+        if "onnx" in formats:
+            out.append((name, "onnx", "fp32"))
+    return out
+
+
+def planned_files(out_dir, names, formats, quantizations) -> list[pathlib.Path]:
+    out_dir = pathlib.Path(out_dir)
+    files = []
+    for name, fmt, q in plan(names, formats, quantizations):
+        path = out_dir / artifact_name(name, fmt, q)
+        files += [path, pathlib.Path(f"{path}.json")]
+    return files + [out_dir / REPORT_FILE]
+
+
+def refuse_overwrite(files: list[pathlib.Path]) -> None:
+    existing = [f for f in files if f.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise UserError(f"{existing[0]} already exists{more} and would be overwritten; choose another --out "
+                        f"folder or pass --force to replace the files.")
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ExportReport:
+    """Rows (one per artifact), the failures found, and where it was all written."""
+
+    rows: list[dict]
+    out_dir: pathlib.Path
+    source: str = ""
+    lesson: str | None = None
+    metric: str | None = None
+    higher_is_better: bool = True
+    reference_metric_value: float | None = None
+    failures: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    wall_time_s: float = 0.0
+    path: pathlib.Path | None = None  # export-report.json once written
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def raise_if_failed(self) -> None:
+        """One ExportError naming every failed check (artifact, output, difference, tolerance)."""
+        if self.failures:
+            n = len(self.failures)
+            where = f". Details: {self.path}" if self.path else ""
+            raise ExportError(f"{n} export check{'s' if n > 1 else ''} failed: " + "; ".join(self.failures) + where)
+
+    def to_dict(self) -> dict:
+        from dlbootcamp import envinfo
+        from dlbootcamp.export import verify
+
+        return {"schema": REPORT_SCHEMA, "source": self.source, "lesson": self.lesson, "out_dir": str(self.out_dir),
+                "metric": self.metric, "higher_is_better": self.higher_is_better,
+                "reference_metric_value": self.reference_metric_value,
+                "tolerances": {"fp32_atol": verify.ATOL["fp32"], "fp16_atol": verify.ATOL["fp16"],
+                               "rtol": "same as atol", "no_metric_min_top1": verify.QUANTIZED_MIN_TOP1,
+                               "no_metric_max_mean_abs_error_over_spread": verify.QUANTIZED_MAX_SPREAD_ERROR},
+                "passed": self.passed, "failures": self.failures, "notes": self.notes, "rows": self.rows,
+                "wall_time_s": round(self.wall_time_s, 2),
+                "created": _dt.datetime.now().isoformat(timespec="seconds"), "versions": envinfo.versions()}
+
+    def write(self, path=None, *, overwrite: bool = False) -> pathlib.Path:
+        self.path = atomic.write_json(path or self.out_dir / REPORT_FILE, self.to_dict(), overwrite=overwrite)
+        return self.path
+
+    def table(self) -> str:
+        """Format, size, ratio to fp32, errors, metric and verdict: one line per artifact."""
+        head = ["artifact", "format", "quant", "size", "x fp32", "max abs err", "top-1", "metric", "passed"]
+        lines = [head]
+        for r in self.rows:
+            metric = "-"
+            if r.get("metric_value") is not None:
+                metric = f"{r['metric']} {r['metric_value']:.4f}"
+                if r.get("reference_metric_value") is not None:
+                    metric += f" (keras {r['reference_metric_value']:.4f})"
+            lines.append([
+                pathlib.Path(r["path"]).name, r["format"], r["quantization"], _size(r.get("size_bytes")),
+                "-" if r.get("size_ratio") is None else f"{r['size_ratio']:.2f}",
+                "-" if r.get("max_abs_error") is None else f"{r['max_abs_error']:.2e}",
+                "-" if r.get("top1_agreement") is None else f"{r['top1_agreement']:.3f}",
+                metric, {True: "yes", False: "NO", None: "not verified"}[r.get("passed")],
+            ])
+        widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+        text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+        text.insert(1, "  ".join("-" * w for w in widths))
+        for note in self.notes:
+            text.append(f"note: {note}")
+        return "\n".join(text)
+
+
+def _size(n) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+def _per_model(value, names: list[str], what: str) -> dict[str, Any]:
+    """Accept one value for a single model, or a dict model name -> value for several."""
+    if value is None:
+        return {n: None for n in names}
+    if isinstance(value, dict) and set(names) <= set(value):
+        return {n: value[n] for n in names}
+    if len(names) == 1:
+        return {names[0]: value}
+    raise ExportError(f"{what} for several models must be a dict model name -> inputs with keys "
+                      f"{', '.join(names)}; got {type(value).__name__}.")
+
+
+def _as_list(value, sig, model_name: str, what: str) -> list[np.ndarray] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        try:
+            arrays = [value[t.name] for t in sig.inputs]
+        except KeyError:
+            raise ExportError(f"{what} for {model_name!r} has keys {sorted(value)}; expected the input names "
+                              f"{', '.join(t.name for t in sig.inputs)}.") from None
+    else:
+        arrays = list(value) if isinstance(value, (list, tuple)) else [value]
+    arrays = [np.asarray(a) for a in arrays]
+    if len(arrays) != len(sig.inputs):
+        raise ExportError(f"{what} for {model_name!r} has {len(arrays)} arrays; the model takes {len(sig.inputs)} "
+                          f"inputs ({', '.join(t.name for t in sig.inputs)}).")
+    for a, t in zip(arrays, sig.inputs):
+        if a.ndim != len(t.shape) or any(d is not None and d != g for d, g in zip(t.shape[1:], a.shape[1:])):
+            raise ExportError(f"{what} for input {t.name!r} of {model_name!r} has shape {list(a.shape)}; the model "
+                              f"expects {['N' if d is None else d for d in t.shape]}.")
+    return arrays
+
+
+def generated_inputs(model, sig, n: int = GENERATED_SAMPLES, *, seed: int = 0, like=None,
+                     hints: dict | None = None) -> list[np.ndarray]:
+    """Inputs matching the model's spec, from a fixed seed.
+
+    Floats are uniform in the input's ``range`` hint (from ``hints``, e.g. a sidecar's inputs,
+    else the range of ``like``, else [0, 1)); integers uniform in its ``vocab_size`` (else the
+    vocabulary of the Embedding that reads it, else [0, 10)).
+    """
+    from dlbootcamp.export import sidecar
+
+    rng = np.random.default_rng(seed)
+    found = sidecar.input_hints(model, sig, like)
+    out = []
+    for t in sig.inputs:
+        shape = (n, *[d or 1 for d in t.shape[1:]])
+        hint = {**found.get(t.name, {}), **(hints or {}).get(t.name, {})}
+        if t.is_integer:
+            out.append(rng.integers(0, hint.get("vocab_size", 10), size=shape).astype(t.dtype))
+        else:
+            lo, hi = hint.get("range", (0.0, 1.0))
+            out.append(rng.uniform(lo, hi, size=shape).astype(t.dtype))
+    return out
+
+
+# --- export and verify ------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Built:
+    """One artifact on its way: conversion result, runner and the numbers measured on it."""
+
+    name: str
+    fmt: str
+    quantization: str
+    path: pathlib.Path
+    row: dict
+    runner: Any = None
+    predict: Callable | None = None
+    diffs: list | None = None  # verify.OutputDiff per output, once the artifact ran
+    failures: list[str] = dataclasses.field(default_factory=list)
+
+
+def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluate=None, metric: str | None = None,
+                      higher_is_better: bool = True, quantized_tolerance: float = 0.01,
+                      formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
+                      lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
+                      log: Callable[[str], None] | None = None) -> ExportReport:
+    """Export ``models`` (a keras.Model, or a dict name -> keras.Model) and verify every artifact.
+
+    inputs: held-out model inputs for the parity check (an array, a list in ``model.inputs``
+        order, or a dict input name -> array; a dict model name -> that for several models);
+        generated from the input spec when None.
+    calibration: representative inputs for int8, in the same forms; required for int8.
+    evaluate: ``evaluate(predict) -> dict`` of metrics, called with a predict function that
+        behaves like ``model.predict`` (a dict model name -> predict for several models);
+        ``metric`` names the entry that judges dynamic/int8 (default: the first).
+    """
+    from dlbootcamp.export import serving
+
+    t0 = time.perf_counter()
+    log = log or (lambda message: None)
+    models = models if isinstance(models, dict) else {models.name: models}
+    names = list(models)
+    formats = parse_choices(formats, FORMATS, "--to")
+    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    out_dir = pathlib.Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file; expected a folder for the exported artifacts.")
+    refuse_overwrite([] if force else planned_files(out_dir, names, formats, quantizations))
+    sigs = {n: serving.signature(m) for n, m in models.items()}
+    parity = {n: _as_list(v, sigs[n], n, "Parity inputs")
+              for n, v in _per_model(inputs, names, "Parity inputs").items()}
+    calib = {n: _as_list(v, sigs[n], n, "Calibration data")
+             for n, v in _per_model(calibration, names, "Calibration data").items()}
+    if "int8" in quantizations and any(calib[n] is None for n in names):
+        raise ExportError("int8 quantization needs calibration data (representative model inputs) and none was "
+                          "given; pass --calibration FILE.npz with a few hundred real inputs, or leave int8 out of "
+                          "--quantize.")
+    notes = []
+    for n in names:
+        if parity[n] is None:
+            parity[n] = generated_inputs(models[n], sigs[n], like=calib[n])
+            notes.append(f"{n}: parity checked on {GENERATED_SAMPLES} generated inputs (no held-out data given); "
+                         f"pass --inputs FILE.npz to use real ones")
+
+    from dlbootcamp.export import verify
+
+    references = {n: verify.keras_predict(models[n])(parity[n]) for n in names}
+    reference_metrics = None
+    if evaluate is not None:
+        predicts = {n: verify.structured(verify.keras_predict(models[n]), models[n]) for n in names}
+        reference_metrics = evaluate(predicts if len(names) > 1 else predicts[names[0]])
+        if metric is None or metric not in reference_metrics:
+            if metric is not None:
+                notes.append(f"metric {metric!r} is not among evaluate's results {sorted(reference_metrics)}; "
+                             f"using {next(iter(reference_metrics))!r}")
+            metric = next(iter(reference_metrics))
+
+    built: list[_Built] = []
+    for name, fmt, q in plan(names, formats, quantizations):
+        path = out_dir / artifact_name(name, fmt, q)
+        log(f"  {path.name}: converting and checking ...")
+        item = _build(models[name], name, fmt, q, path, sigs[name], parity[name], calib[name], references[name],
+                      lesson=lesson, extras=sidecar_extras, force=force, allow_flex=allow_flex)
+        built.append(item)
+
+    if evaluate is not None:
+        _score(built, names, models, evaluate, metric, reference_metrics[metric], higher_is_better,
+               quantized_tolerance)
+    for item in built:
+        if item.row["passed"] is not None:
+            _judge(item)
+    _size_ratios(built, models)
+    failures = [f for item in built for f in item.failures]
+    unverified = [item.path.name for item in built if item.row["passed"] is None]
+    if unverified:
+        notes.append(f"not verified (needs the Flex delegate, which standalone LiteRT lacks): {', '.join(unverified)}")
+    report = ExportReport(
+        rows=[item.row for item in built], out_dir=out_dir, source=source, lesson=lesson, metric=metric,
+        higher_is_better=higher_is_better,
+        reference_metric_value=None if reference_metrics is None else float(reference_metrics[metric]),
+        failures=failures, notes=notes, wall_time_s=time.perf_counter() - t0)
+    report.write(overwrite=force)
+    return report
+
+
+def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, lesson, extras, force,
+           allow_flex) -> _Built:
+    from dlbootcamp.export import device_bench, sidecar, verify
+
+    row = {"name": name, "format": fmt, "quantization": q, "path": str(path), "size_bytes": None,
+           "size_ratio": None, "max_abs_error": None, "max_rel_error": None, "top1_agreement": None,
+           "second_batch_max_abs_error": None, "metric": None, "metric_value": None,
+           "reference_metric_value": None, "tolerance": None, "judged_by": None, "passed": False,
+           "changes": [], "batch_fixed": None, "runtime": None, "outputs": [], "error": None,
+           "sidecar": f"{path}.json"}
+    item = _Built(name, fmt, q, path, row)
+    try:
+        converted = _convert(model, fmt, q, calibration, allow_flex)
+    except ExportError as exc:
+        row["error"] = str(exc)
+        item.failures.append(f"{path.name}: {exc}")
+        return item
+    row["changes"] = list(converted.changes)
+    atomic.write_bytes(path, converted.content, overwrite=force)
+    row["size_bytes"] = path.stat().st_size
+    try:
+        runner = verify.open_runner(path)
+    except device_bench.ArtifactError as exc:
+        row["error"] = str(exc)
+        if getattr(converted, "flex_ops", None):
+            row["passed"] = None  # the user opted into Flex ops: LiteRT cannot run them here
+        else:
+            item.failures.append(f"{path.name}: {exc}")
+        return item
+    row["runtime"], row["batch_fixed"] = runner.runtime, runner.batch_fixed
+    meta = sidecar.build(path, runner, fmt=fmt, quantization=q, model_name=model.name, lesson=lesson,
+                         changes=converted.changes, sig=sig,
+                         hints=sidecar.input_hints(model, sig, calibration if calibration is not None else parity),
+                         extras={**(extras or {}), **({"opset": converted.opset} if fmt == "onnx" else {})})
+    sidecar.write(path, meta, overwrite=force)
+    try:
+        _parity(item, runner, sig, parity, reference)
+    except device_bench.ArtifactError as exc:
+        row["error"] = str(exc)
+        item.failures.append(f"{path.name}: {exc}")
+        item.predict = None
+    return item
+
+
+def _parity(item: _Built, runner, sig, inputs, reference) -> None:
+    """Run the artifact on ``inputs``, compare with Keras' ``reference`` outputs, check fp32/fp16.
+
+    fp32 artifacts with a dynamic batch run a second time in batches of ``verify.SECOND_BATCH``
+    (keras' onnx_test recipe); that failure is reported only when the first check passed.
+    """
+    from dlbootcamp.export import verify
+
+    row, q, names = item.row, item.quantization, [t.name for t in sig.outputs]
+    item.runner, item.predict = runner, verify.artifact_predict(runner, sig)
+    item.diffs = verify.compare_all(names, reference, item.predict(inputs), verify.ATOL.get(q, 1e-4))
+    top1 = [d.top1_agreement for d in item.diffs if d.top1_agreement is not None]
+    row.update(outputs=[d.to_dict() for d in item.diffs], max_abs_error=max(d.max_abs_error for d in item.diffs),
+               max_rel_error=max(d.max_rel_error for d in item.diffs), top1_agreement=min(top1) if top1 else None)
+    if q not in verify.ATOL:
+        return
+    failures = verify.judge_exact(item.path.name, q, item.diffs)
+    if q == "fp32" and runner.batch_fixed is None and len(inputs[0]) > verify.SECOND_BATCH:
+        again = verify.compare_all(names, reference, item.predict(inputs, chunk_size=verify.SECOND_BATCH),
+                                   verify.ATOL[q])
+        row["second_batch_max_abs_error"] = max(d.max_abs_error for d in again)
+        failures = failures or verify.judge_exact(item.path.name, q, again,
+                                                  where=f" in batches of {verify.SECOND_BATCH}")
+    item.failures += failures
+
+
+def _convert(model, fmt, q, calibration, allow_flex):
+    if fmt == "onnx":
+        from dlbootcamp.export import onnx as onnx_export
+
+        return onnx_export.convert(model)
+    from dlbootcamp.export import tflite
+
+    return tflite.convert(model, q, calibration=calibration, allow_flex=allow_flex)
+
+
+def _score(built, names, models, evaluate, metric, reference, higher_is_better, tolerance) -> None:
+    """The caller's metric on every (format, quantization) group that has all models running."""
+    from dlbootcamp.export import verify
+
+    groups: dict[tuple[str, str], dict[str, _Built]] = {}
+    for item in built:
+        groups.setdefault((item.fmt, item.quantization), {})[item.name] = item
+    for (fmt, q), members in groups.items():
+        for item in members.values():
+            item.row.update(metric=metric, reference_metric_value=float(reference))
+        if set(members) != set(names) or any(m.predict is None for m in members.values()):
+            continue
+        predicts = {n: verify.structured(members[n].predict, models[n]) for n in names}
+        try:
+            value = float(evaluate(predicts if len(names) > 1 else predicts[names[0]])[metric])
+        except Exception as exc:  # a metric that cannot be computed on this artifact is a failed check
+            for item in members.values():
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                item.failures.append(f"{item.path.name}: computing {metric} on the artifact failed ({first})")
+            continue
+        for item in members.values():
+            item.row["metric_value"] = value
+            if q in ("dynamic", "int8"):
+                item.row["tolerance"], item.row["judged_by"] = tolerance, f"{metric} within {tolerance:g} of Keras"
+                item.failures += verify.judge_metric(item.path.name, metric, value, reference, tolerance,
+                                                     higher_is_better)
+
+
+def _judge(item: _Built) -> None:
+    """fp32/fp16 by tolerance; dynamic/int8 not judged by a metric by top-1 / spread error."""
+    from dlbootcamp.export import verify
+
+    row = item.row
+    if row["quantization"] in verify.ATOL:
+        atol = verify.ATOL[row["quantization"]]
+        row["tolerance"], row["judged_by"] = atol, f"|diff| <= {atol:g} + {atol:g} x |keras|"
+    elif row["judged_by"] is None and item.diffs is not None:  # no metric for this artifact
+        row["judged_by"] = (f"top-1 agreement >= {verify.QUANTIZED_MIN_TOP1:g} (classifiers); mean abs error <= "
+                            f"{verify.QUANTIZED_MAX_SPREAD_ERROR:g} x output spread (others)")
+        row["tolerance"] = verify.QUANTIZED_MIN_TOP1 if row["top1_agreement"] is not None \
+            else verify.QUANTIZED_MAX_SPREAD_ERROR
+        item.failures += verify.judge_without_metric(item.path.name, item.diffs)
+    row["passed"] = not item.failures
+
+
+def _size_ratios(built: list[_Built], models) -> None:
+    """Size relative to the fp32 TFLite artifact of the same model (else to its float32 weights)."""
+    fp32 = {i.name: i.row["size_bytes"] for i in built if i.fmt == "tflite" and i.quantization == "fp32"}
+    for item in built:
+        size = item.row["size_bytes"]
+        if size is None:
+            continue
+        base = fp32.get(item.name) or 4 * int(sum(np.prod(w.shape) for w in models[item.name].weights)) or None
+        item.row["size_ratio"] = round(size / base, 4) if base else None
+        item.row["size_ratio_basis"] = "fp32 TFLite" if fp32.get(item.name) else "float32 weights"
+
+
+# --- the CLI's two other cases: a bare .keras file, and one artifact ---------------------------------
+
+def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=None, formats=FORMATS,
+                      quantizations=QUANTIZATIONS, force: bool = False, unsafe: bool = False,
+                      allow_flex: bool = False, log=None) -> ExportReport:
+    """Export a .keras file: no lesson, so no metric; parity on ``inputs_npz`` or generated inputs.
+
+    The default ``out_dir`` is ``export/`` beside the file. int8 needs ``calibration_npz``.
+    """
+    from dlbootcamp.export import keras_io
+
+    path = keras_io.check_keras_path(path)
+    formats = parse_choices(formats, FORMATS, "--to")
+    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    if "int8" in quantizations and calibration_npz is None:
+        raise UserError(f"int8 quantization of {path.name} needs calibration data: pass --calibration FILE.npz "
+                        f"with a few hundred representative inputs (one array per model input), or leave int8 out "
+                        f"of --quantize.")
+    out_dir = pathlib.Path(out_dir) if out_dir is not None else path.parent / "export"
+    name = path.stem
+    if not force:
+        refuse_overwrite(planned_files(out_dir, [name], formats, quantizations))
+    model = keras_io.load_model(path, unsafe=unsafe)
+    from dlbootcamp.export import serving
+
+    names = [t.name for t in serving.signature(model).inputs]
+    inputs = keras_io.read_npz(inputs_npz, names, flag="--inputs") if inputs_npz is not None else None
+    calibration = keras_io.read_npz(calibration_npz, names, flag="--calibration") \
+        if calibration_npz is not None else None
+    return export_and_verify({name: model}, out_dir, inputs=inputs, calibration=calibration, formats=formats,
+                             quantizations=quantizations, source=str(path), force=force, allow_flex=allow_flex,
+                             log=log)
+
+
+def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = False, seed: int = 0) -> ExportReport:
+    """Check one artifact against a .keras reference (no metric: see ``verify``'s rules).
+
+    The quantization comes from the artifact's sidecar (else its file name); parity runs on
+    ``inputs_npz`` or on inputs generated from the sidecar's ranges. Nothing is written.
+    """
+    from dlbootcamp.export import device_bench, keras_io, serving, verify
+
+    artifact = pathlib.Path(artifact)
+    try:
+        runner = verify.open_runner(artifact)
+        meta = device_bench.read_sidecar(str(artifact)) or {}
+    except device_bench.ArtifactError as exc:
+        raise ExportError(str(exc)) from None
+    model = keras_io.load_model(reference, unsafe=unsafe)
+    sig = serving.signature(model)
+    q = meta.get("quantization") or next((q for q in QUANTIZATIONS if artifact.name.endswith(f".{q}.tflite")), "fp32")
+    fmt = "onnx" if artifact.suffix == ".onnx" else "tflite"
+    names = [t.name for t in sig.inputs]
+    if inputs_npz is not None:
+        inputs = _as_list(keras_io.read_npz(inputs_npz, names, flag="--inputs"), sig, model.name, "--inputs")
+        notes = []
+    else:
+        hints = {t["name"]: t for t in meta.get("inputs", [])}
+        inputs = generated_inputs(model, sig, seed=seed, hints=hints)
+        notes = [f"parity checked on {GENERATED_SAMPLES} generated inputs; pass --inputs FILE.npz to use real ones"]
+    row = {"name": model.name, "format": fmt, "quantization": q, "path": str(artifact),
+           "size_bytes": artifact.stat().st_size, "size_ratio": None, "runtime": runner.runtime,
+           "batch_fixed": runner.batch_fixed, "changes": meta.get("changes", []), "metric": None,
+           "metric_value": None, "reference_metric_value": None, "second_batch_max_abs_error": None,
+           "judged_by": None, "tolerance": None}
+    item = _Built(model.name, fmt, q, artifact, row)
+    try:
+        _parity(item, runner, sig, inputs, verify.keras_predict(model)(inputs))
+    except device_bench.ArtifactError as exc:
+        raise ExportError(f"{artifact.name}: {exc}") from None
+    _judge(item)
+    return ExportReport(rows=[row], out_dir=artifact.parent, source=str(reference), failures=item.failures,
+                        notes=notes)

@@ -1,0 +1,279 @@
+"""Benchmark exported models - and the Keras model they came from - the same way everywhere.
+
+``dlbootcamp bench`` and the tour call this module; ``device_bench.py`` is its measuring core
+and runs alone on a phone or a board. Here we add what only a machine with TensorFlow can
+do: time the ``.keras`` model itself, twice,
+
+- **eager**: ``model(x, training=False)``, the way a notebook calls it, op by op;
+- **tf.function**: the same call traced once into a graph (``tf.function`` with an input
+  signature); its first inference includes the tracing,
+
+so the table shows what exporting buys over running Keras. TensorFlow is imported only when
+a ``.keras`` artifact is in the list.
+
+    from dlbootcamp.export import bench, report
+    results = bench.run_benchmarks(["runs/x/export/model.int8.tflite", "runs/x/model.keras"],
+                                   threads=(1, 2), runs=200)
+    print(report.markdown_table(results))
+
+Every figure is defined in ``device_bench``'s docstring and docs/benchmark-schema.md. Keras
+threads: TensorFlow fixes its thread pools when it starts, so a ``.keras`` model runs once
+per thread setting TensorFlow accepted (``threads`` in the result says which; None = all
+cores, TensorFlow's default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import numpy as np
+
+from dlbootcamp.errors import UserError
+from dlbootcamp.export import device_bench as db
+
+BENCH_SCHEMA = db.BENCH_SCHEMA
+EXTENSIONS = (".tflite", ".onnx", ".keras")
+KERAS_VARIANTS = ("eager", "tf.function")
+
+
+class BenchError(UserError):
+    """A benchmark that cannot run as asked (bad artifact, settings or inputs)."""
+
+
+# --- the Keras model as a Runner, so it is measured by the same code ----------------------------
+
+class KerasRunner(db.Runner):
+    """A ``.keras`` model called eagerly or through a traced ``tf.function``."""
+
+    def __init__(self, path: str, variant: str = "eager"):
+        import keras
+        import tensorflow as tf
+
+        self.runtime = "tensorflow"
+        self.variant = variant
+        self.model = load_keras(path)
+        self.inputs = [db.Tensor(t.name, [-1 if d is None else int(d) for d in t.shape], _dtype(t.dtype))
+                       for t in self.model.inputs]
+        self.outputs = [db.Tensor(t.name, [-1 if d is None else int(d) for d in t.shape], _dtype(t.dtype))
+                        for t in self.model.outputs]
+        batch = self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else -1
+        self.batch_fixed = batch if batch > 0 else None
+        single = len(self.model.inputs) == 1
+        model = self.model
+
+        def forward(*xs):
+            return model(xs[0] if single else list(xs), training=False)
+
+        if variant == "tf.function":
+            sig = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=_safe_name(t.name)) for t in self.model.inputs]
+            self._fn = tf.function(forward, input_signature=sig)
+        elif variant == "eager":
+            self._fn = forward
+        else:
+            raise BenchError(f"unknown Keras variant {variant!r}; expected one of {', '.join(KERAS_VARIANTS)}.")
+        self._to_numpy = keras.ops.convert_to_numpy
+
+    def make_call(self, feeds):
+        fn, to_numpy, feeds = self._fn, self._to_numpy, list(feeds)
+        if len(feeds) == 1 and len(self.outputs) == 1:
+            x = feeds[0]
+            return lambda: to_numpy(fn(x))
+
+        def call():
+            out = fn(*feeds)
+            return [to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+        return call
+
+    def invoke(self, feeds):
+        out = self._fn(*feeds)
+        return [self._to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def _dtype(dtype) -> str:
+    return getattr(dtype, "name", None) or str(dtype)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in name) or "input"
+
+
+def load_keras(path: str):
+    """keras.saving.load_model with a one-line error; imports the lesson first if it has custom layers."""
+    import keras
+
+    try:
+        return keras.saving.load_model(path)
+    except Exception as first:
+        lesson = db.guess_lesson(path)
+        if lesson:  # registered custom layers live in the lesson module
+            try:
+                from dlbootcamp import registry
+
+                registry.load(lesson)
+                return keras.saving.load_model(path)
+            except Exception:
+                pass
+        raise BenchError(f"{path} is not a loadable Keras model ({str(first).splitlines()[0][:200]}); "
+                         f"re-save it with model.save(...) or retrain with `dlbootcamp train`.") from None
+
+
+def _keras_threads(want: int | None) -> int | None:
+    """Ask TensorFlow for ``want`` intra-op threads; what it actually uses (None = all cores)."""
+    import tensorflow as tf
+
+    if want:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(want)
+        except RuntimeError:  # TensorFlow already started its thread pools
+            pass
+    return tf.config.threading.get_intra_op_parallelism_threads() or None
+
+
+# --- running ------------------------------------------------------------------------------------
+
+def machine(with_tensorflow: bool = False) -> dict:
+    """device_bench's machine description, plus TensorFlow/Keras versions when they are used."""
+    return db.machine(extra_packages=("tensorflow", "keras") if with_tensorflow else ())
+
+
+def parse_threads(text: str) -> tuple[int, ...]:
+    try:
+        return db.parse_threads(text)
+    except db.ArtifactError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def check_paths(paths) -> list[str]:
+    """Every path exists with a known extension and its runtime is installed: checked before any work."""
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise BenchError("no artifact given; pass one or more .tflite, .onnx or .keras files.")
+    try:
+        for p in paths:
+            ext = db.check_artifact(p, EXTENSIONS)
+            if ext != ".keras":
+                db.ensure_runtime(ext)
+    except db.ArtifactError as exc:
+        raise BenchError(str(exc)) from None
+    return paths
+
+
+def run_benchmarks(paths, threads=(1,), runs: int = db.DEFAULT_RUNS, warmup: int = db.DEFAULT_WARMUP,
+                   batch: int = 1, max_secs: float = db.DEFAULT_MAX_SECS, inputs=None, progress: bool = False,
+                   xnnpack: bool = True, seed: int = 0) -> list[dict]:
+    """Benchmark every artifact at every thread count; one result dict each (schema dlbootcamp.bench/1).
+
+    ``paths``: .tflite / .onnx / .keras files (a .keras file gives two results: eager and
+    tf.function). ``inputs``: None (sidecar hints + fixed ``seed``), a .npz path, an array, a
+    list of arrays or a dict name -> array. ``progress``: draw a progress bar on stderr.
+    Raises BenchError (a UserError: one line, exit 2) before measuring anything when an
+    artifact, a setting or the inputs are wrong.
+    """
+    threads = tuple(threads)
+    try:
+        db.check_settings(threads=threads, runs=runs, warmup=warmup, batch=batch, max_secs=max_secs)
+    except db.ArtifactError as exc:
+        raise BenchError(str(exc)) from None
+    paths = check_paths(paths)
+    source = "--inputs"
+    try:
+        if isinstance(inputs, (str, os.PathLike)):
+            source = f"--inputs {os.path.basename(str(inputs))}"
+            inputs = db.load_inputs(str(inputs))
+    except db.ArtifactError as exc:
+        raise BenchError(str(exc)) from None
+    uses_keras = any(p.endswith(".keras") for p in paths)
+    if uses_keras:
+        import tensorflow  # noqa: F401  (imported here, never at CLI start-up, and not timed as init)
+    info = machine(with_tensorflow=uses_keras)
+    jobs = _jobs(paths, threads)
+    bar = db.ProgressBar(total_jobs=len(jobs)) if progress else None
+    common = dict(batch=batch, runs=runs, warmup=warmup, max_secs=max_secs, inputs=inputs, seed=seed,
+                  progress=bar, machine_info=info, source=source)
+    results, keras_done = [], set()
+    try:
+        for path, t, variant in jobs:
+            if variant is None:
+                results.append(db.benchmark_artifact(path, threads=t, xnnpack=xnnpack, **common))
+                continue
+            actual = _keras_threads(t)
+            if (path, variant, actual) in keras_done:  # TensorFlow kept its earlier thread count
+                if bar is not None:
+                    bar.start(f"{os.path.basename(path)} [{variant}] threads={t}", 1)
+                    bar.finish(f"{os.path.basename(path)} [{variant}]: TensorFlow keeps {actual or 'all'} "
+                               f"threads once started; skipped threads={t}")
+                continue
+            keras_done.add((path, variant, actual))
+            results.append(db.bench_runner(lambda: KerasRunner(path, variant), artifact=path, fmt="keras",
+                                           variant=variant, threads=actual, xnnpack=None,
+                                           quantization="fp32", sidecar=None, **common))
+    except db.ArtifactError as exc:
+        raise BenchError(str(exc)) from None
+    return results
+
+
+def _jobs(paths, threads):
+    jobs = []
+    for p in paths:
+        for t in threads:
+            if p.endswith(".keras"):
+                jobs += [(p, t, v) for v in KERAS_VARIANTS]
+            else:
+                jobs.append((p, t, None))
+    return jobs
+
+
+# --- results as a document ----------------------------------------------------------------------
+
+def document(results: list[dict], settings: dict | None = None, tool: str = "dlbootcamp bench") -> dict:
+    """The JSON document `dlbootcamp bench --json` prints (schema dlbootcamp.bench/1)."""
+    return db.document(results, tool=tool, settings=settings)
+
+
+def check_out(path) -> None:
+    """Fail before measuring when --out cannot be written (missing folders are created later)."""
+    path = pathlib.Path(path)
+    folder = path.parent.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise BenchError(f"--out {path} cannot be written ({folder} is not a writable folder); choose another path.")
+
+
+def write(doc: dict, path) -> pathlib.Path:
+    """Write a bench document atomically; BenchError when the place cannot be written."""
+    path = pathlib.Path(path)
+    try:
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True)
+        db.write_json(str(path), doc)
+    except OSError as exc:
+        raise BenchError(f"--out {path} cannot be written ({exc.strerror}); choose a writable path.") from None
+    return path
+
+
+def read(path) -> dict:
+    """A bench document from disk; BenchError when it is not one."""
+    path = pathlib.Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path} is not a readable JSON file ({exc}); expected the output of "
+                         f"`dlbootcamp bench --json` or device_bench.py --json.") from None
+    if not isinstance(doc, dict) or doc.get("schema") != BENCH_SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        raise BenchError(f"{path} has schema {found!r}; expected {BENCH_SCHEMA!r} "
+                         f"(the output of `dlbootcamp bench --json` or device_bench.py --json).")
+    return doc
+
+
+format_table = db.format_table
+
+
+def save_inputs(path, arrays: dict[str, np.ndarray]) -> pathlib.Path:
+    """Write input arrays (name -> array) as the .npz that --inputs reads."""
+    path = pathlib.Path(path)
+    np.savez(path, **arrays)
+    return path

@@ -1,0 +1,83 @@
+"""Load a ``.keras`` file the safe way, with errors a user can act on.
+
+A ``.keras`` file is a zip archive: ``config.json`` (the architecture), ``model.weights.h5``
+and ``metadata.json``. Loading it rebuilds every layer from its config, and a ``Lambda``
+layer's config holds *Python bytecode*: loading it runs code from the file. Keras' safe mode
+(``safe_mode=True``, the default here) refuses such layers; ``unsafe=True`` (``--unsafe``)
+lifts that, for files you trust.
+
+Keras reports a damaged archive as "File not found", so the archive is checked first.
+Inputs to the exporter (``--inputs``/``--calibration``) are ``.npz`` files, read here too.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import zipfile
+
+import numpy as np
+
+from dlbootcamp.errors import UserError
+
+
+def check_keras_path(path) -> pathlib.Path:
+    """``path`` as a Path if it looks like a readable .keras archive; UserError otherwise."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist; expected a .keras model file or a run folder from `dlbootcamp train`.")
+    if not path.is_file():
+        raise UserError(f"{path} is not a file; expected a .keras model file.")
+    if path.suffix != ".keras":
+        raise UserError(f"{path} is not a .keras file (suffix {path.suffix or 'none'!r}); expected a model saved "
+                        f"with model.save('NAME.keras') (Keras 3 format).")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{path} is not readable (permission denied); fix its permissions or copy it somewhere "
+                        f"readable.")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is damaged or not a Keras archive (not a zip file); re-save the model with "
+                        f"model.save('{path.name}').")
+    return path
+
+
+def load_model(path, *, unsafe: bool = False):
+    """Load a .keras model for export (not compiled). Lambda layers need ``unsafe=True``."""
+    import keras
+
+    path = check_keras_path(path)
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+    except Exception as exc:  # Keras raises ValueError/TypeError/KeyError/JSONDecodeError/OSError
+        message = " ".join(str(exc).split())
+        if "Lambda" in message and "safe_mode" in message:
+            raise UserError(f"{path} contains a Lambda layer, whose Python code would run on loading, and safe "
+                            f"mode refuses it; pass --unsafe only if you trust this file, or rebuild the model "
+                            f"without Lambda layers.") from None
+        first = message.split(". ")[0][:300] or type(exc).__name__
+        raise UserError(f"{path} could not be loaded as a Keras model ({first}); re-save it with "
+                        f"model.save('{path.name}'), and import the module that registers any custom layers.") from None
+
+
+def read_npz(path, names: list[str], *, flag: str) -> list[np.ndarray]:
+    """Arrays for inputs ``names`` from an .npz file: by input name, or the only array for one input."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UserError(f"{flag} {path} does not exist or is not a file; expected an .npz file with one array per "
+                        f"model input ({', '.join(names)}).")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{flag} {path} could not be read as an .npz file ({exc}); save inputs with "
+                        f"numpy.savez(path, {names[0]}=array, ...).") from None
+    if len(names) == 1 and len(arrays) == 1:
+        return [next(iter(arrays.values()))]
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise UserError(f"{flag} {path} has arrays {sorted(arrays) or 'none'}; the model's inputs are "
+                        f"{', '.join(names)} (missing {', '.join(missing)}). Name each array after its input.")
+    lengths = {len(arrays[n]) for n in names}
+    if len(lengths) != 1:
+        raise UserError(f"{flag} {path}: the input arrays have different numbers of samples {sorted(lengths)}; "
+                        f"expected the same number of rows in each.")
+    return [arrays[n] for n in names]
