@@ -10,7 +10,8 @@ data, int8 calibration data, the metric and the label names) or any .keras file.
 
 Writes into --out (default: RUN/export/, or export/ beside a .keras file):
   NAME.fp32.tflite  NAME.fp16.tflite  NAME.dynamic.tflite  NAME.int8.tflite  NAME.onnx
-each with a sidecar NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels,
+(--quantize picks the TFLite variants; ONNX is float32, opset 17, with a dynamic batch), each
+with a sidecar NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels,
 preprocessing) for device-side code, and export-report.json. TFLite files use built-in ops
 only, so they run in the standalone LiteRT runtime; where the exporter has to change something
 to get there (a recurrent model's batch fixed to 1, say) the sidecar and the report say so.
