@@ -27,9 +27,16 @@ QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 SAMPLES = 200  # calibration samples (train split) and parity samples (test split)
 
 
-def _lesson_inputs(module, data, names: list[str], split: str):
-    """The lesson's representative inputs per export name."""
-    value = module.representative_data(data, n=SAMPLES, split=split)
+def _lesson_inputs(module, data, names: list[str], split: str, exports=None):
+    """The lesson's representative inputs per export name.
+
+    A lesson whose ``representative_data`` takes ``exports`` gets the trained models, so that
+    it can record realistic inputs for a decoder step (states seen while decoding real data).
+    """
+    import inspect
+
+    kwargs = {"exports": exports} if "exports" in inspect.signature(module.representative_data).parameters else {}
+    value = module.representative_data(data, n=SAMPLES, split=split, **kwargs)
     if len(names) > 1:
         if not isinstance(value, dict):
             raise UserError(f"Lesson {module.LESSON.id!r} exports {', '.join(names)} but representative_data "
@@ -63,8 +70,8 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
 
     return api.export_and_verify(
         exports, out_dir,
-        inputs=_lesson_inputs(module, data, names, "test"),
-        calibration=_lesson_inputs(module, data, names, "train") if "int8" in quantizations else None,
+        inputs=_lesson_inputs(module, data, names, "test", exports),
+        calibration=_lesson_inputs(module, data, names, "train", exports) if "int8" in quantizations else None,
         evaluate=evaluate, metric=info.metric if head else None,
         higher_is_better=head.higher_is_better if head else True,
         quantized_tolerance=info.quantized_tolerance, formats=formats, quantizations=quantizations,

@@ -212,7 +212,7 @@ def read_run(run_dir: pathlib.Path) -> dict[str, Any]:
     run_dir = pathlib.Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir} is not a directory; expected a run folder written by `dlbootcamp train`.")
-    missing = [f for f in ("config.json", "metrics.json", MODEL_FILE) if not (run_dir / f).exists()]
+    missing = [f for f in ("config.json", "metrics.json") if not (run_dir / f).exists()]
     if missing:
         raise UserError(f"{run_dir} is not a run folder (missing {', '.join(missing)}); expected a folder "
                         f"written by `dlbootcamp train`.")
@@ -221,4 +221,9 @@ def read_run(run_dir: pathlib.Path) -> dict[str, Any]:
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"{run_dir}: config.json or metrics.json is unreadable ({exc}); the run folder is damaged.")
+    models = [MODEL_FILE if n == "model" else f"{n}.keras" for n in metrics.get("exports") or ["model"]]
+    absent = [m for m in models if not (run_dir / m).exists()]
+    if absent:
+        raise UserError(f"{run_dir} is not a complete run folder (missing {', '.join(absent)}); expected a folder "
+                        f"written by `dlbootcamp train`.")
     return {"config": config, "metrics": metrics}

@@ -52,6 +52,8 @@ def predict_fn(model, batch_size: int = 256):
 
     def predict(x):
         out = model.predict(x, batch_size=batch_size, verbose=0)
+        if isinstance(out, dict):
+            return {k: np.asarray(v) for k, v in out.items()}
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 
     return predict

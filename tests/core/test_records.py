@@ -97,7 +97,7 @@ def test_index_is_append_only(tmp_path):
 
 
 def test_read_run_rejects_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(UserError, match=r"is not a run folder \(missing config.json, metrics.json, model.keras\)"):
+    with pytest.raises(UserError, match=r"is not a run folder \(missing config.json, metrics.json\)"):
         records.read_run(tmp_path)
     with pytest.raises(UserError, match="is not a directory"):
         records.read_run(tmp_path / "nope")

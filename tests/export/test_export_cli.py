@@ -85,7 +85,14 @@ def test_run_folder_errors(cli, quick_run, tmp_path):
                                "run folder is exported with its lesson's own held-out and calibration data.")
     code, _, err = cli("export", tmp_path)
     _one_line_error(code, err, f"dlbootcamp export: error: {tmp_path} is not a run folder (missing config.json, "
-                               f"metrics.json, model.keras); expected a folder written by `dlbootcamp train`.")
+                               f"metrics.json); expected a folder written by `dlbootcamp train`.")
+    partial = tmp_path / "no-model"
+    partial.mkdir()
+    for name in ("metrics.json", "config.json"):
+        (partial / name).write_bytes((quick_run / name).read_bytes())
+    code, _, err = cli("export", partial)
+    _one_line_error(code, err, f"dlbootcamp export: error: {partial} is not a complete run folder (missing "
+                               f"model.keras); expected a folder written by `dlbootcamp train`.")
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     for name in ("metrics.json", "model.keras"):
