@@ -1,0 +1,102 @@
+"""Day 19 flappy-dqn: the game keeps the gymnasium API, the quick run works, TFLite plays like Keras."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlbootcamp.flappy import FlappyBird
+
+
+def _play(env, seed, policy):
+    obs, info = env.reset(seed=seed)
+    assert info == {"pipes": 0}
+    done, total = False, 0.0
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(policy(obs))
+        total += reward
+        done = terminated or truncated
+    return info["pipes"], total, terminated
+
+
+def test_game_has_the_gymnasium_api_and_is_seeded():
+    env = FlappyBird()
+    obs, _ = env.reset(seed=3)
+    assert env.observation_space.contains(obs) and obs.dtype == np.float32
+    assert env.action_space.n == 2 and env.action_space.contains(1) and not env.action_space.contains(2)
+    out = env.step(0)
+    assert len(out) == 5 and out[1] == pytest.approx(0.1)
+    a, b = FlappyBird(), FlappyBird()
+    np.testing.assert_array_equal(a.reset(seed=7)[0], b.reset(seed=7)[0])
+    for _ in range(30):
+        np.testing.assert_array_equal(a.step(1)[0], b.step(1)[0])
+
+
+def test_pixels_and_rgb_render():
+    env = FlappyBird(obs_type="pixels", render_mode="rgb_array", size=64)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (64, 64, 1) and obs.dtype == np.uint8 and env.observation_space.contains(obs)
+    frame = env.render()
+    assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8
+    assert (frame == (250, 200, 40)).all(-1).sum() > 5  # the bird is drawn
+    with pytest.raises(ValueError, match="Unknown obs_type 'rgb'; expected 'state' or 'pixels'"):
+        FlappyBird(obs_type="rgb")
+    with pytest.raises(ValueError, match="Unknown render_mode 'human'; expected None or 'rgb_array'"):
+        FlappyBird(render_mode="human")
+
+
+def test_a_scripted_player_passes_pipes_and_a_random_one_crashes():
+    env = FlappyBird(max_pipes=20)
+    pipes, total, terminated = _play(env, 1, lambda o: int(o[3] > -0.06 and o[1] <= 0))
+    assert pipes == 20 and not terminated and total > 20  # truncated at the cap, not crashed
+    pipes, total, terminated = _play(env, 1, lambda o: env.action_space.sample())
+    assert pipes == 0 and terminated and total < 3
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    from dlbootcamp import registry
+
+    return registry.load("flappy-dqn")
+
+
+@pytest.fixture(scope="module")
+def quick_run(lesson, tmp_path_factory):
+    from dlbootcamp.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", "flappy-dqn", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
+    return out / "q"
+
+
+def test_quick_run_records_the_agent_frames_and_scores(quick_run):
+    for name in ("model.keras", "episode_frames.png", "learning_curves.png", "history.csv", "metrics.json"):
+        assert (quick_run / name).exists(), name
+    metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
+    assert 0.0 <= metrics["mean_pipes"] <= 3.0 and metrics["eval_cap"] == 3.0
+    assert metrics["random_policy_mean_pipes"] == 0.0
+
+
+def test_tflite_policy_picks_the_same_actions_as_keras(lesson, quick_run, tmp_path):
+    import keras
+
+    from dlbootcamp import pipeline
+    from dlbootcamp.export import device_bench
+
+    cfg = lesson.Config.quick()
+    data = lesson.load_data(cfg)
+    model = keras.saving.load_model(quick_run / "model.keras")
+    report = pipeline.export_lesson(lesson, cfg, {"model": model}, tmp_path, data=data,
+                                    quantizations=("fp32", "int8"))
+    report.raise_if_failed()
+    fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
+    assert len(fp32) == 2 and max(r["max_abs_error"] for r in fp32) <= 1e-4
+    int8 = [r for r in report.rows if r["quantization"] == "int8"]
+    assert int8 and all(r["metric"] == "mean_pipes" and r["metric_value"] is not None for r in int8)
+
+    states = data.states.test.x  # states recorded from games the agent never trained on
+    q_keras = model.predict(states, verbose=0)
+    q_lite = device_bench.open_artifact(str(tmp_path / "model.fp32.tflite")).predict(states)
+    clear = np.abs(q_keras[:, 1] - q_keras[:, 0]) > 1e-4  # ties may break either way
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(q_lite.argmax(-1)[clear], q_keras.argmax(-1)[clear])
