@@ -20,7 +20,7 @@ COMMANDS = ("lessons", "train", "runs", "export", "verify", "bench", "report", "
 EPILOG = """\
 a first session:
   dlbootcamp tour                      train, export, verify and benchmark the default lesson
-  dlbootcamp lessons                   the nineteen days and their quality bars
+  dlbootcamp lessons                   the lessons and their quality bars
   dlbootcamp train cnn-features        a full run, recorded under ./runs
   dlbootcamp export runs/cnn-features-...  TFLite (fp32/fp16/dynamic/int8) + ONNX, with parity
   dlbootcamp bench runs/.../export/*.tflite   latency, size and memory per format
