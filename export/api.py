@@ -159,6 +159,15 @@ class ExportReport:
         widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
         text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
         text.insert(1, "  ".join("-" * w for w in widths))
+        seen = set()
+        for r in self.rows:  # other metrics, once per (format, quantization) group: they score the group
+            group = (r["format"], r["quantization"])
+            if r.get("other_metrics") and group not in seen:
+                seen.add(group)
+                refs = r.get("reference_other_metrics") or {}
+                shown = ", ".join(f"{k} {v:.4f}" + (f" (keras {refs[k]:.4f})" if k in refs else "")
+                                  for k, v in r["other_metrics"].items())
+                text.append(f"other metrics, {group[0]} {group[1]}: {shown}")
         for note in self.notes:
             text.append(f"note: {note}")
         return "\n".join(text)
@@ -312,7 +321,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
         built.append(item)
 
     if evaluate is not None:
-        _score(built, names, models, evaluate, metric, reference_metrics[metric], higher_is_better,
+        _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better,
                quantized_tolerance)
     for item in built:
         if item.row["passed"] is not None:
@@ -411,10 +420,11 @@ def _convert(model, fmt, q, calibration, allow_flex):
     return tflite.convert(model, q, calibration=calibration, allow_flex=allow_flex)
 
 
-def _score(built, names, models, evaluate, metric, reference, higher_is_better, tolerance) -> None:
+def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better, tolerance) -> None:
     """The caller's metric on every (format, quantization) group that has all models running."""
     from dlbootcamp.export import verify
 
+    reference = reference_metrics[metric]
     groups: dict[tuple[str, str], dict[str, _Built]] = {}
     for item in built:
         groups.setdefault((item.fmt, item.quantization), {})[item.name] = item
@@ -425,14 +435,20 @@ def _score(built, names, models, evaluate, metric, reference, higher_is_better, 
             continue
         predicts = {n: verify.structured(members[n].predict, models[n]) for n in names}
         try:
-            value = float(evaluate(predicts if len(names) > 1 else predicts[names[0]])[metric])
+            results = evaluate(predicts if len(names) > 1 else predicts[names[0]])
+            value = float(results[metric])
         except Exception as exc:  # a metric that cannot be computed on this artifact is a failed check
             for item in members.values():
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 item.failures.append(f"{item.path.name}: computing {metric} on the artifact failed ({first})")
             continue
+        others = {k: float(v) for k, v in results.items() if k != metric and isinstance(v, (int, float))}
         for item in members.values():
             item.row["metric_value"] = value
+            if others:  # the lesson's other metrics on this artifact group: recorded, not judged
+                item.row["other_metrics"] = others
+                item.row["reference_other_metrics"] = {k: float(reference_metrics[k]) for k in others
+                                                       if isinstance(reference_metrics.get(k), (int, float))}
             if q in ("dynamic", "int8"):
                 item.row["tolerance"], item.row["judged_by"] = tolerance, f"{metric} within {tolerance:g} of Keras"
                 item.failures += verify.judge_metric(item.path.name, metric, value, reference, tolerance,

@@ -1,0 +1,145 @@
+"""The faces lesson at smoke size, and the sliding-window detection helpers it stands on."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlbootcamp import detection
+from dlbootcamp.lessons import day10_faces as lesson
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    from dlbootcamp.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", "faces", "--quick", "--out", str(out), "--name", "quick", "-q"]) == 0
+    return out / "quick"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lesson.load_data(lesson.Config.quick())
+
+
+# --- the lesson -------------------------------------------------------------------------------------
+
+def test_quick_run_records_detector_and_embedder(quick_run):
+    record = json.loads((quick_run / "metrics.json").read_text())
+    for name in ("test_accuracy", "astronaut_iou", "matching_top1", "pixel_matching_top1", "hard_negatives"):
+        assert np.isfinite(record["metrics"][name]), name
+    assert 0.0 <= record["metrics"]["astronaut_iou"] <= 1.0
+    assert record["metrics"]["hard_negatives"] > 0  # one mining round ran
+    assert record["passed"] is None
+    assert record["exports"] == ["embedder", "model"]
+    assert (quick_run / "model.keras").exists() and (quick_run / "embedder.keras").exists()
+    for picture in ("astronaut_detection", "hard_negatives", "matching", "embedding_loss", "learning_curves"):
+        assert f"{picture}.png" in record["figures"], picture
+    assert any("instance matching" in note for note in record["notes"])
+
+
+def test_split_is_seeded_stratified_and_gallery_is_held_out(data):
+    again = lesson.load_data(lesson.Config.quick())
+    assert np.array_equal(data.splits.test.x, again.splits.test.x) and np.array_equal(data.queries, again.queries)
+    assert data.splits.sizes() == {"train": 120, "val": 30, "test": 50}
+    assert data.splits.test.y.sum() == 25  # stratified: half faces
+    train = {a.tobytes() for a in data.splits.train.x}
+    assert not any(g.tobytes() in train for g in data.gallery)  # gallery faces never trained on
+    assert len(data.gallery) == 40 and len(data.queries) == len(data.query_ids)
+    assert not np.allclose(data.queries, data.gallery[data.query_ids])  # queries are distorted
+
+
+def test_evaluate_scores_each_export_it_is_given(data):
+    def never_a_face(windows):  # a "classifier" that always answers 0.1
+        return np.full(len(windows), 0.1, np.float32)
+
+    def identity_embed(faces):  # raw pixels as the embedding
+        return faces.reshape(len(faces), -1)
+
+    both = lesson.evaluate({"model": never_a_face, "embedder": identity_embed}, data)
+    assert set(both) == {"test_accuracy", "astronaut_iou", "matching_top1"}
+    assert both["test_accuracy"] == pytest.approx(0.5) and both["astronaut_iou"] == 0.0  # nothing above 0.5
+    assert 1 / len(data.gallery) < both["matching_top1"] <= 1.0
+    assert set(lesson.evaluate(never_a_face, data)) == {"test_accuracy", "astronaut_iou"}
+
+
+def test_config_rejects_face_sizes_out_of_order():
+    from dlbootcamp.errors import UserError
+
+    with pytest.raises(UserError, match=r"Invalid face_sizes \(192, 48\) / scale_step 1\.15: expected two face sides "
+                                        r"0 < smallest <= largest and a step > 1; set e\.g\. --set face_sizes=48,192\."):
+        lesson.Config(face_sizes=(192, 48))
+
+
+def test_exports_classifier_and_embedder_with_parity(quick_run, data, tmp_path):
+    import keras
+
+    from dlbootcamp import pipeline
+
+    exports = {"model": keras.saving.load_model(quick_run / "model.keras"),
+               "embedder": keras.saving.load_model(quick_run / "embedder.keras")}
+    report = pipeline.export_lesson(lesson, lesson.Config.quick(), exports, tmp_path, data=data,
+                                    quantizations=("fp32", "int8"))
+    rows = {(r["name"], r["format"], r["quantization"]): r for r in report.rows}
+    assert len(rows) == 6
+    for name in ("model", "embedder"):
+        assert rows[(name, "tflite", "fp32")]["max_abs_error"] <= 1e-4
+        assert rows[(name, "onnx", "fp32")]["max_abs_error"] <= 1e-4
+        assert rows[(name, "tflite", "int8")]["metric_value"] is not None
+    report.raise_if_failed()
+
+
+# --- detection helpers -----------------------------------------------------------------------------
+
+def test_box_iou_known_values():
+    assert detection.box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == pytest.approx(1.0)
+    assert detection.box_iou((0, 0, 10, 10), (0, 5, 10, 15)) == pytest.approx(50 / 150)
+    assert detection.box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    many = detection.box_iou(np.array([[0, 0, 10, 10], [0, 5, 10, 15]]), np.array([0, 0, 10, 10]))
+    assert many == pytest.approx([1.0, 1 / 3])
+
+
+def test_sliding_windows_cover_the_image_with_matching_boxes():
+    image = np.arange(100, dtype=np.float32).reshape(10, 10)
+    patches, boxes = detection.sliding_windows(image, 4, 3)
+    assert patches.shape == (9, 4, 4) and boxes.shape == (9, 4)
+    for p, (y0, x0, y1, x1) in zip(patches, boxes.astype(int)):
+        assert np.array_equal(p, image[y0:y1, x0:x1])
+    assert detection.sliding_windows(image, 12, 1)[0].shape == (0, 12, 12)  # window larger than the image
+
+
+def test_window_scales_span_the_object_sizes():
+    scales = detection.window_scales(25, 50, 200, 1.2)
+    assert scales[0] == pytest.approx(0.5) and 25 / scales[-1] <= 200 < 25 / scales[-1] * 1.2
+    with pytest.raises(ValueError, match=r"Invalid object sizes \(200, 50\) or step 1\.2: expected "
+                                         r"0 < smallest <= largest and step > 1\."):
+        detection.window_scales(25, 200, 50, 1.2)
+
+
+def test_detect_finds_a_square_at_its_position_and_scale():
+    image = np.zeros((120, 160), np.float32)
+    image[40:70, 90:120] = 1.0  # a 30x30 "object": it fills the centre of a 50x50 window at (30, 80)
+
+    def target(windows):  # object score: bright centre (6x6 of 10x10) minus dark frame
+        centre = windows[:, 2:8, 2:8].sum(axis=(1, 2))
+        frame = windows.sum(axis=(1, 2)) - centre
+        return np.clip(centre / 36 - frame / 64, 0, 1)
+
+    found = detection.detect(target, image, size=10, scales=detection.window_scales(10, 40, 80, 1.25), stride=1,
+                             score_threshold=0.5, batch=512)
+    assert found.windows > 0 and len(found.boxes) >= 1
+    assert detection.box_iou(found.boxes[0], (30, 80, 80, 130)) >= 0.9
+    assert np.all(np.diff(found.votes) <= 0)  # best supported first
+
+
+def test_votes_prefer_a_cluster_of_windows_over_a_lone_confident_one():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [0, 1, 10, 11], [50, 50, 60, 60]], np.float32)
+    votes = detection.neighbour_votes(boxes, np.array([0.8, 0.8, 0.8, 0.99]))
+    assert votes == pytest.approx([2.4, 2.4, 2.4, 0.99])
+
+
+def test_non_max_suppression_drops_overlapping_weaker_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    keep = detection.non_max_suppression(boxes, np.array([0.9, 0.8, 0.7]), iou_threshold=0.3, score_threshold=0.5)
+    assert keep.tolist() == [0, 2]
