@@ -145,9 +145,23 @@ def parse_threads(text: str) -> tuple[int, ...]:
         raise BenchError(str(exc)) from None
 
 
+def expand_folder(path) -> list[str]:
+    """A folder stands for the artifacts in it: a run folder's export/ (or the folder itself), in name order."""
+    folder = pathlib.Path(path)
+    if not folder.is_dir():
+        return [str(path)]
+    if (folder / "export").is_dir():
+        folder = folder / "export"
+    found = sorted(str(f) for f in folder.iterdir() if f.suffix in (".tflite", ".onnx"))
+    if not found:
+        raise BenchError(f"{path} is a folder without .tflite or .onnx files; pass the artifacts, or export the run "
+                         f"first: dlbootcamp export {path}")
+    return found
+
+
 def check_paths(paths) -> list[str]:
     """Every path exists with a known extension and its runtime is installed: checked before any work."""
-    paths = [str(p) for p in paths]
+    paths = [q for p in paths for q in expand_folder(p)]
     if not paths:
         raise BenchError("no artifact given; pass one or more .tflite, .onnx or .keras files.")
     try:

@@ -47,7 +47,8 @@ the --json schema (dlbootcamp.bench/1) is documented in docs/benchmark-schema.md
 
 
 def add_arguments(p):
-    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help=".tflite, .onnx or .keras files")
+    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
+                   help=".tflite, .onnx or .keras files, or a run folder (its export/ artifacts)")
     g = p.add_argument_group("measurement")
     g.add_argument("--threads", default="1", help="comma-separated thread counts, one benchmark each (default: 1)")
     g.add_argument("--runs", type=int, default=100, help="timed runs (default: 100)")

@@ -152,3 +152,16 @@ def test_api_errors_are_user_errors(tiny, tmp_path):
     with pytest.raises(UserError, match=r"y\.json is not a readable JSON file \(.*\); expected the output of "
                                         r"`dlbootcamp bench --json` or device_bench\.py --json\.$"):
         bench.read(tmp_path / "y.json")
+
+
+def test_a_run_folder_stands_for_its_exported_artifacts(tiny, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    (run / "export").mkdir(parents=True)
+    for name in ("tiny.fp32.tflite", "tiny.onnx"):
+        shutil.copy(tiny[name], run / "export" / name)
+    assert [pathlib.Path(p).name for p in bench.check_paths([run])] == ["tiny.fp32.tflite", "tiny.onnx"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(bench.BenchError, match="dlbootcamp export"):
+        bench.check_paths([tmp_path / "empty"])
