@@ -1,0 +1,97 @@
+"""Day 18 lip-reading: held-out videos, CTC decoding, the quick run and the export parity."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlbootcamp import digit_videos as dv
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    from dlbootcamp import registry
+
+    return registry.load("lip-reading")
+
+
+def test_videos_are_seeded_and_test_pictures_are_never_trained_on():
+    pools = dv.picture_pools(seed=0)
+    train = {p.tobytes() for p in pools.train.x}
+    assert not any(p.tobytes() in train for p in pools.test.x)
+    spec = dv.VideoSpec()
+    a = dv.make_videos(pools.test, 5, spec, seed=1)
+    b = dv.make_videos(pools.test, 5, spec, seed=1)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.x.shape == (5, 24, 12, 12, 1) and a.y.shape == (5, 4)
+    lengths = (a.y != dv.PAD).sum(1)
+    assert lengths.min() >= 2 and lengths.max() <= 4
+    # a frame showing a digit is much brighter than a blank (noise only) frame
+    energy = a.x[0].mean(axis=(1, 2, 3))
+    assert energy.max() > 2 * energy.min()
+
+
+def test_video_spec_rejects_sequences_that_do_not_fit():
+    with pytest.raises(ValueError, match="A video of 10 frames cannot hold 4 digits"):
+        dv.VideoSpec(frames=10)
+    with pytest.raises(ValueError, match="Frame size 10 is too small"):
+        dv.VideoSpec(size=10)
+
+
+def _probs(path: str) -> np.ndarray:
+    """One-hot per-frame probabilities from a string such as '-33-3--' (- is the blank)."""
+    ids = [dv.BLANK if c == "-" else int(c) for c in path]
+    return np.eye(11, dtype=np.float32)[ids] * 0.9 + 0.1 / 11
+
+
+def test_greedy_decoding_merges_repeats_and_drops_blanks(lesson):
+    probs = np.stack([_probs("-33-3---"), _probs("-333----"), _probs("1-2-3-4-"), _probs("--------")])
+    decoded = lesson.greedy_decode(probs)
+    assert [dv.label_text(r) for r in decoded] == ["33", "3", "1234", ""]
+    np.testing.assert_array_equal(decoded, lesson.keras_decode(probs))
+
+
+def test_ctc_loss_prefers_the_right_reading(lesson):
+    probs = np.stack([_probs("-7-7-2--")] * 2)
+    labels = np.array([[7, 7, 2, -1], [7, 2, -1, -1]])
+    loss = np.asarray(lesson.ctc_loss(labels, probs))
+    assert loss.shape == (2,) and loss[0] < loss[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(lesson, tmp_path_factory):
+    from dlbootcamp.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", "lip-reading", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
+    return out / "q"
+
+
+def test_quick_run_records_model_pictures_and_accuracy(quick_run):
+    for name in ("model.keras", "videos_read.png", "learning_curves.png", "history.csv", "metrics.json"):
+        assert (quick_run / name).exists(), name
+    metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
+    assert 0.0 <= metrics["sequence_accuracy"] <= metrics["digit_accuracy"] <= 1.0
+    assert metrics["keras_ctc_decode_agreement"] == 1.0
+
+
+def test_export_matches_keras_and_reads_the_same_sequences(lesson, quick_run, tmp_path):
+    import keras
+
+    from dlbootcamp import pipeline
+    from dlbootcamp.export import device_bench
+
+    cfg = lesson.Config.quick()
+    data = lesson.load_data(cfg)
+    model = keras.saving.load_model(quick_run / "model.keras")
+    report = pipeline.export_lesson(lesson, cfg, {"model": model}, tmp_path, data=data,
+                                    quantizations=("fp32", "int8"))
+    report.raise_if_failed()
+    fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
+    assert len(fp32) == 2 and max(r["max_abs_error"] for r in fp32) <= 1e-4
+    int8 = [r for r in report.rows if r["quantization"] == "int8"]
+    assert int8 and all(r["metric"] == "sequence_accuracy" and r["metric_value"] is not None for r in int8)
+    videos = data.test.x[:8]
+    lite = device_bench.open_artifact(str(tmp_path / "model.fp32.tflite")).predict(videos)
+    np.testing.assert_array_equal(lesson.greedy_decode(lite),
+                                  lesson.greedy_decode(model.predict(videos, verbose=0)))

@@ -1,0 +1,98 @@
+"""Day 17 VQA: Sort-of-CLEVR questions and answers, the quick run, and the exported relation network."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlbootcamp import scenes
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    from dlbootcamp import registry
+
+    return registry.load("vqa")
+
+
+def test_there_are_36_questions_half_of_them_relational(lesson):
+    assert lesson.QUESTIONS.shape == (36, 11)
+    assert (lesson.QUESTIONS.sum(axis=1) == 3).all()  # colour, kind, which question: one-hot each
+    assert len({tuple(q) for q in lesson.QUESTIONS}) == 36
+    assert lesson.RELATIONAL.sum() == 18
+    assert lesson.QUESTION_TEXTS[0] == "What shape is the red object?"
+    assert lesson.QUESTION_TEXTS[5] == "How many objects have the shape of the red one?"
+
+
+def test_answers_follow_the_scene(lesson):
+    objs = [("red", "circle", 10, 12), ("green", "square", 20, 14), ("blue", "square", 55, 56),
+            ("orange", "circle", 40, 30), ("gray", "square", 30, 50), ("yellow", "square", 54, 8)]
+    scene = scenes.Scene(tuple(scenes.Obj(c, s, x, y, 5.0) for c, s, x, y in objs), 64)
+    words = [lesson.ANSWERS[a] for a in lesson.answer_all(scene)]
+    red, blue = words[:6], words[12:18]
+    assert red == ["circle", "left", "top", "square", "square", "2"]  # closest: green, furthest: blue
+    assert blue == ["square", "right", "bottom", "square", "circle", "4"]  # closest: gray, furthest: red
+
+
+def test_data_is_seeded_with_every_colour_once(lesson):
+    cfg = lesson.Config.quick()
+    a, b = lesson.load_data(cfg), lesson.load_data(cfg)
+    np.testing.assert_array_equal(a.train.x, b.train.x)
+    assert a.train.x.dtype == np.uint8 and a.train.x.shape[1:] == (64, 64, 3)
+    assert a.train.y.shape == (cfg.n_train, 36) and a.train.y.max() < len(lesson.ANSWERS)
+    images, questions = lesson.representative_data(a, n=5, split="test")
+    assert images.shape == (5, 64, 64, 3) and questions.shape == (5, 36, 11) and images.max() <= 1.0
+
+
+def test_an_unknown_pairs_setting_is_refused_with_a_fix(cli, tmp_path):
+    code, out, err = cli("train", "vqa", "--quick", "--set", "pairs=some", "--out", tmp_path)
+    assert code == 2
+    assert ("Invalid pairs='some': expected 'subject' (the question's object with every cell) or 'all' "
+            "(every pair of cells); fix it with --set pairs=subject.") in err
+
+
+@pytest.fixture(scope="module")
+def quick_run(lesson, tmp_path_factory):
+    from dlbootcamp.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", "vqa", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
+    return out / "q"
+
+
+def test_quick_run_records_both_models_scores_and_pictures(quick_run):
+    for name in ("model.keras", "learning_curves.png", "answers.png", "attention.png", "metrics.json"):
+        assert (quick_run / name).exists(), name
+    metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
+    for key in ("relational_accuracy", "non_relational_accuracy", "baseline_relational_accuracy",
+                "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+
+
+def test_the_exported_relation_network_matches_keras(lesson, quick_run, tmp_path):
+    import keras
+
+    from dlbootcamp import pipeline
+
+    cfg = lesson.Config.quick()
+    data = lesson.load_data(cfg)
+    model = keras.saving.load_model(quick_run / "model.keras")
+    report = pipeline.export_lesson(lesson, cfg, {"model": model}, tmp_path, data=data,
+                                    quantizations=("fp32", "int8"))
+    report.raise_if_failed()
+    fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
+    assert len(fp32) == 2 and max(r["max_abs_error"] for r in fp32) <= 1e-4  # TFLite and ONNX
+    int8 = next(r for r in report.rows if r["quantization"] == "int8")
+    assert int8["metric"] == "relational_accuracy" and int8["metric_value"] is not None
+
+    from dlbootcamp.export import device_bench
+
+    # One question at a time on the device answers as all 36 at once do in Keras.
+    runner = device_bench.open_artifact(str(tmp_path / "model.fp32.tflite"))
+    images, questions = lesson.representative_data(data, n=3, split="test")
+    one = runner.predict(*_by_name(runner, image=images, questions=questions[:, 7:8]))
+    np.testing.assert_allclose(one[:, 0], model.predict([images, questions], verbose=0)[:, 7], atol=1e-4)
+
+
+def _by_name(runner, **arrays):
+    return [arrays[t.name] for t in runner.inputs]
