@@ -32,3 +32,22 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+def quick_train(module, tmp_path_factory):
+    """One --quick run of a lesson module, recorded as the CLI does: (cfg, run folder, record)."""
+    from dlbootcamp import records
+
+    cfg = module.Config.quick()
+    folder, record = records.train_lesson(module, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
+                                          name="q", verbose=False)
+    return cfg, folder, record
+
+
+def quick_cli_run(lesson_id: str, tmp_path_factory):
+    """One `dlbootcamp train ID --quick` through the CLI in-process; returns the run folder."""
+    from dlbootcamp.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", lesson_id, "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
+    return out / "q"

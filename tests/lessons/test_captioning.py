@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import scenes
+from conftest import quick_cli_run
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +68,7 @@ def test_scene_generator_says_what_it_cannot_draw():
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
     """One --quick training run through the CLI, shared by the tests below."""
-    from dlbootcamp.cli import main
-
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "captioning", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
-    return out / "q"
+    return quick_cli_run("captioning", tmp_path_factory)
 
 
 def test_quick_run_records_models_pictures_and_bleu(quick_run):

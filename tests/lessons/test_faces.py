@@ -7,15 +7,12 @@ import pytest
 
 from dlbootcamp import detection
 from dlbootcamp.lessons import day10_faces as lesson
+from conftest import quick_cli_run
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    from dlbootcamp.cli import main
-
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "faces", "--quick", "--out", str(out), "--name", "quick", "-q"]) == 0
-    return out / "quick"
+    return quick_cli_run("faces", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

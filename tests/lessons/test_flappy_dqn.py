@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp.flappy import FlappyBird
+from conftest import quick_cli_run
 
 
 def _play(env, seed, policy):
@@ -62,11 +63,7 @@ def lesson():
 
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
-    from dlbootcamp.cli import main
-
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "flappy-dqn", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
-    return out / "q"
+    return quick_cli_run("flappy-dqn", tmp_path_factory)
 
 
 def test_quick_run_records_the_agent_frames_and_scores(quick_run):

@@ -6,15 +6,12 @@ import numpy as np
 import pytest
 
 from dlbootcamp.lessons import day09_gan as lesson
+from conftest import quick_cli_run
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    from dlbootcamp.cli import main
-
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "gan", "--quick", "--out", str(out), "--name", "quick", "-q"]) == 0
-    return out / "quick"
+    return quick_cli_run("gan", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import digit_videos as dv
+from conftest import quick_cli_run
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +61,7 @@ def test_ctc_loss_prefers_the_right_reading(lesson):
 
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
-    from dlbootcamp.cli import main
-
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "lip-reading", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
-    return out / "q"
+    return quick_cli_run("lip-reading", tmp_path_factory)
 
 
 def test_quick_run_records_model_pictures_and_accuracy(quick_run):

@@ -4,18 +4,14 @@ import numpy as np
 import pytest
 
 from dlbootcamp import registry
+from conftest import quick_train
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One --quick run of the lesson, shared by the tests below (training is the slow part)."""
-    from dlbootcamp import records
-
     module = registry.load("ml-vs-dl")
-    cfg = module.Config.quick()
-    folder, record = records.train_lesson(module, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
-                                          name="q", verbose=False)
-    return module, cfg, folder, record
+    return (module, *quick_train(module, tmp_path_factory))
 
 
 def test_quick_run_reports_both_comparisons(quick_run):

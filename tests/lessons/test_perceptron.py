@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import registry
+from conftest import quick_train
 
 
 @pytest.fixture(scope="module")
@@ -14,12 +15,7 @@ def lesson():
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
     """One --quick run of the lesson, shared by the tests below (training is the slow part)."""
-    from dlbootcamp import records
-
-    cfg = lesson.Config.quick()
-    folder, record = records.train_lesson(lesson, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
-                                          name="q", verbose=False)
-    return cfg, folder, record
+    return quick_train(lesson, tmp_path_factory)
 
 
 def test_quick_run_records_gates_curves_and_fits(quick_run):

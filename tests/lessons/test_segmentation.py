@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import image_metrics, phantoms
+from conftest import quick_train
 
 
 @pytest.fixture(scope="module")
@@ -15,13 +16,7 @@ def lesson():
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
     """One --quick run of the lesson, shared by the tests below (training is the slow part)."""
-    from dlbootcamp import records
-
-    module = lesson
-    cfg = module.Config.quick()
-    folder, record = records.train_lesson(module, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
-                                          name="q", verbose=False)
-    return module, cfg, folder, record
+    return (lesson, *quick_train(lesson, tmp_path_factory))
 
 
 def test_quick_run_records_pictures_and_metric(quick_run):

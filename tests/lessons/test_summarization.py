@@ -10,6 +10,7 @@ import pytest
 
 from dlbootcamp import corpus
 from dlbootcamp.text import Vocabulary
+from conftest import quick_train
 
 needs_kjv = pytest.mark.skipif(
     not (shutil.which("bible") and pathlib.Path("/usr/lib/bible.data").exists()),
@@ -25,13 +26,8 @@ def lesson():
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One --quick run of the lesson, shared by the tests below."""
-    from dlbootcamp import records
-
     module = lesson()
-    cfg = module.Config.quick()
-    folder, record = records.train_lesson(module, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
-                                          name="q", verbose=False)
-    return module, cfg, folder, record
+    return (module, *quick_train(module, tmp_path_factory))
 
 
 def toy_data(module, documents, references, backward_weight=0.0):

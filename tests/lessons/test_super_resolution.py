@@ -6,6 +6,7 @@ import pytest
 
 from dlbootcamp import photos
 from dlbootcamp.errors import UserError
+from conftest import quick_train
 
 
 @pytest.fixture(scope="module")
@@ -16,12 +17,7 @@ def lesson():
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
     """One --quick run of the lesson, shared by the tests below."""
-    from dlbootcamp import records
-
-    cfg = lesson.Config.quick()
-    folder, record = records.train_lesson(lesson, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
-                                          name="q", verbose=False)
-    return cfg, folder, record
+    return quick_train(lesson, tmp_path_factory)
 
 
 def test_quick_run_records_pictures_and_metric(quick_run):

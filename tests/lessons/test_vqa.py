@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import scenes
+from conftest import quick_cli_run
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,7 @@ def test_an_unknown_pairs_setting_is_refused_with_a_fix(cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def quick_run(lesson, tmp_path_factory):
-    from dlbootcamp.cli import main
-
-    out = tmp_path_factory.mktemp("runs")
-    assert main(["train", "vqa", "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
-    return out / "q"
+    return quick_cli_run("vqa", tmp_path_factory)
 
 
 def test_quick_run_records_both_models_scores_and_pictures(quick_run):
