@@ -45,11 +45,19 @@ def test_data_is_seeded_with_every_colour_once(lesson):
     assert images.shape == (5, 64, 64, 3) and questions.shape == (5, 36, 11) and images.max() <= 1.0
 
 
-def test_an_unknown_pairs_setting_is_refused_with_a_fix(cli, tmp_path):
-    code, out, err = cli("train", "vqa", "--quick", "--set", "pairs=some", "--out", tmp_path)
-    assert code == 2
-    assert ("Invalid pairs='some': expected 'subject' (the question's object with every cell) or 'all' "
-            "(every pair of cells); fix it with --set pairs=subject.") in err
+def test_a_question_reads_the_slot_of_its_colour(lesson):
+    import keras
+
+    cfg = lesson.Config.quick()
+    model = lesson.build_model(cfg)
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in ("objects", "subject", "slots")])
+    images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
+    objs, subject, where = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)], verbose=0)
+    assert objs.shape == (2, 6, cfg.filters + 2) and where.shape == (2, 6, 16 * 16)
+    np.testing.assert_allclose(where.sum(-1), 1.0, rtol=1e-5)  # each slot: a softmax over the 16x16 cells
+    assert np.abs(objs[..., -2:]).max() <= 1.0  # its (x, y): an average of the cells' coordinates
+    for q, vector in enumerate(lesson.QUESTIONS):  # question about colour k -> slot k
+        np.testing.assert_allclose(subject[:, q], objs[:, vector[:6].argmax()], atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +66,11 @@ def quick_run(lesson, tmp_path_factory):
 
 
 def test_quick_run_records_both_models_scores_and_pictures(quick_run):
-    for name in ("model.keras", "learning_curves.png", "answers.png", "attention.png", "metrics.json"):
+    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "slots.png", "metrics.json"):
         assert (quick_run / name).exists(), name
     metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
     for key in ("relational_accuracy", "non_relational_accuracy", "baseline_relational_accuracy",
-                "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy"):
+                "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy", "slot_binding"):
         assert 0.0 <= metrics[key] <= 1.0, key
 
 
