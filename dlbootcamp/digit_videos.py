@@ -51,7 +51,7 @@ def picture_pools(seed: int = 0) -> datasets.Splits:
     return splits
 
 
-def make_videos(pool: datasets.Split, n: int, spec: VideoSpec, seed: int) -> datasets.Split:
+def make_videos(pool: datasets.Split, n: int, spec: VideoSpec, seed: int | tuple[int, ...]) -> datasets.Split:
     """``n`` videos (n, frames, size, size, 1) float32 and labels (n, max_digits) int32 padded with PAD."""
     rng = np.random.default_rng(seed)
     by_digit = [np.flatnonzero(pool.y == d) for d in range(10)]
@@ -92,3 +92,28 @@ def digit_videos(*, n_train: int, n_val: int, n_test: int, spec: VideoSpec = Vid
 
 def label_text(row) -> str:
     return "".join(str(int(d)) for d in row if d != PAD)
+
+
+def endless_videos(first: datasets.Split, pool: datasets.Split, spec: VideoSpec, seed: int, batch_size: int):
+    """A Keras ``PyDataset``: the videos ``first`` for the first epoch, then as many new ones from the
+    same picture pool for every further epoch (seeded by ``(seed, epoch)``): a generator never runs
+    out, so the model sees each video once and cannot learn the videos by heart - only the digits."""
+    import keras  # only the lessons that train on endless videos need Keras here
+
+    class EndlessVideos(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch, self.split = 0, first
+
+        def __len__(self):
+            return -(-len(first) // batch_size)
+
+        def __getitem__(self, i):
+            part = slice(i * batch_size, (i + 1) * batch_size)
+            return self.split.x[part], self.split.y[part]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.split = make_videos(pool, len(first), spec, (seed, self.epoch))
+
+    return EndlessVideos()

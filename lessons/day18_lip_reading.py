@@ -24,10 +24,14 @@ frames, an unrolled GRU and per-frame 2-D pooling, so TFLite needs built-in ops 
 decoding is a few lines of NumPy on the device (``greedy_decode``), checked against
 ``keras.ops.ctc_decode``.
 
-Where it stands (full run, 2-core CPU, about 6 minutes): 85% of held-out sequences read
-exactly (bar: 90%). The model always finds how many digits were shown - CTC's alignment
-works - and misreads digits it has never seen written that way (94.4% per digit). More
-filters might read better, but (16, 32) already takes 35 s an epoch instead of 20.
+Two measured choices made the bar (seed 0, 15 epochs, each alone). The training videos are
+*endless*: every epoch draws new ones from the training pictures, so the model can learn the
+digits but not the videos (85% -> 87% of sequences). And the second Conv3D spans one frame, not
+three: a third of the cost, spent on twice the filters (85% -> 94%): what the reader got wrong
+was the digits' shapes, not their motion. Together they reach 93% in 12 epochs.
+
+Where it stands (full run, seed 0): 93.1% of held-out sequences read exactly (bar: 90%),
+94.4% -> 97.5% of digits; WALL.
 """
 
 from __future__ import annotations
@@ -52,9 +56,9 @@ LESSON = LessonInfo(
     summary=("LipNet's architecture on generated videos of handwritten digit sequences: Conv3D features, "
              "a bidirectional GRU and CTC read the sequence without frame-level labels."),
     bars=(Bar("sequence_accuracy", ">=", 0.90),),
-    # int8 may cost up to 7 points of whole-sequence accuracy: measured 0.85 -> 0.79 (per digit 0.944 -> 0.919);
+    # int8 may cost up to 5 points of whole-sequence accuracy: measured 0.931 -> 0.906 (per digit 0.975 -> 0.966);
     # the recurrent state is re-quantized at every one of the 24 steps and errors compound.
-    quantized_tolerance=0.07,
+    quantized_tolerance=0.05,
 )
 
 NUM_CLASSES = 11  # ten digits and the CTC blank (index dv.BLANK = 10)
@@ -62,21 +66,23 @@ NUM_CLASSES = 11  # ten digits and the CTC blank (index dv.BLANK = 10)
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    filters: tuple[int, int] = (8, 16)  # channels of the two Conv3D blocks
+    filters: tuple[int, int] = (16, 32)  # channels of the two Conv3D blocks
+    frames_seen: tuple[int, int] = (3, 1)  # frames each block's kernels span: motion first, then shape within a frame
     gru: int = 48  # units per direction in the bidirectional GRU
     dropout: float = 0.3
     n_train: int = 4000  # generated training videos
     n_val: int = 500
     n_test: int = 1000
     frames: int = 24  # video length (fixed: a static graph for export)
-    epochs: int = 15  # early stopping on validation CTC loss
+    epochs: int = 12  # early stopping on validation CTC loss
+    endless: bool = True  # new training videos every epoch (a generator never runs out; see digit_videos)
     batch_size: int = 32  # (64 with no BatchNorm sat at "when, not which" - loss ~7 - for 15 epochs)
     learning_rate: float = 3e-3  # Adam, cosine-decayed
     seed: int = 0  # picture pools, video generation, weights, shuffling
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(filters=(4, 8), gru=8, n_train=64, n_val=32, n_test=32, epochs=1, batch_size=32)
+        return cls(filters=(4, 8), gru=8, n_train=64, n_val=32, n_test=32, epochs=2, batch_size=32)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -104,9 +110,11 @@ def sidecar(data) -> dict:
 def build_model(cfg: Config) -> keras.Model:
     inputs = keras.Input((cfg.frames, 12, 12, 1), name="video")
     x = inputs
-    for i, f in enumerate(cfg.filters, start=1):
-        # 3 frames x 3 x 3 pixels: each filter sees a small patch move over time
-        x = keras.layers.Conv3D(f, (3, 3, 3), padding="same", use_bias=False, name=f"conv3d{i}")(x)
+    for i, (f, t) in enumerate(zip(cfg.filters, cfg.frames_seen), start=1):
+        # t frames x 3 x 3 pixels: with t = 3 each filter sees a small patch move over time. The second
+        # block spans one frame ((1, 3, 3), as in "(2+1)D" video nets): a third of the cost, which bought
+        # twice the filters - and 85% -> 94% of sequences read, since shapes were what it got wrong.
+        x = keras.layers.Conv3D(f, (t, 3, 3), padding="same", use_bias=False, name=f"conv3d{i}")(x)
         # Batch normalisation (folded into the conv on export): without it the model learned *when* a
         # digit is shown (CTC loss ~7, about 3 x ln 10) but not *which*, for all 15 epochs.
         x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
@@ -174,8 +182,13 @@ def train(cfg: Config, run) -> Trained:
     model = build_model(cfg)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps),
                                                   clipnorm=5.0), loss=ctc_loss)
-    fit = model.fit(data.train.x, data.train.y, validation_data=(data.val.x, data.val.y), epochs=cfg.epochs,
-                    batch_size=cfg.batch_size, verbose=0,
+    if cfg.endless:  # the first epoch sees data.train, every later one as many fresh videos
+        videos = dv.endless_videos(data.train, dv.picture_pools(cfg.seed).train, dv.VideoSpec(frames=cfg.frames),
+                                   seed=cfg.seed + 1, batch_size=cfg.batch_size)
+        train_args = dict(x=videos)
+    else:
+        train_args = dict(x=data.train.x, y=data.train.y, batch_size=cfg.batch_size)
+    fit = model.fit(**train_args, validation_data=(data.val.x, data.val.y), epochs=cfg.epochs, verbose=0,
                     callbacks=[*run.callbacks(), training.early_stopping("val_loss", patience=4)])
     predict = training.predict_fn(model)
     metrics = evaluate(predict, data)

@@ -32,6 +32,22 @@ def test_videos_are_seeded_and_test_pictures_are_never_trained_on():
     assert energy.max() > 2 * energy.min()
 
 
+def test_endless_videos_start_with_the_given_split_then_draw_new_seeded_ones():
+    pools = dv.picture_pools(seed=0)
+    spec = dv.VideoSpec()
+    first = dv.make_videos(pools.train, 10, spec, seed=1)
+    videos = dv.endless_videos(first, pools.train, spec, seed=1, batch_size=4)
+    assert len(videos) == 3  # batches per epoch: 4 + 4 + 2
+    x, y = videos[2]
+    np.testing.assert_array_equal(x, first.x[8:]) and np.testing.assert_array_equal(y, first.y[8:])
+    videos.on_epoch_end()
+    again = dv.endless_videos(first, pools.train, spec, seed=1, batch_size=4)
+    again.on_epoch_end()
+    assert not np.array_equal(videos[0][0], first.x[:4])  # new videos in the second epoch ...
+    np.testing.assert_array_equal(videos[0][0], again[0][0])  # ... the same ones for the same seed
+    assert videos[0][0].shape == (4, 24, 12, 12, 1)
+
+
 def test_video_spec_rejects_sequences_that_do_not_fit():
     with pytest.raises(ValueError, match="A video of 10 frames cannot hold 4 digits"):
         dv.VideoSpec(frames=10)
