@@ -125,6 +125,35 @@ RETELLINGS_DEV = (
     (("Dan6",), ("Heb11:33",)),  # the lions' den
     (("Acts9",), ("Acts26:12-15",)),  # Saul on the road to Damascus
     (("Acts10",), ("Acts15:7-9",)),  # Peter and Cornelius
+    (("Ge2",), ("Mat19:4-5", "1Cor15:45")),  # Adam made, the woman from his side
+    (("Ge5",), ("Heb11:5",)),  # Enoch translated
+    (("Ge9",), ("Isa54:9",)),  # no more flood: the covenant with Noah
+    (("Ge14",), ("Heb7:1-2",)),  # Melchizedek meets Abram after the slaughter of the kings
+    (("Ge17",), ("Rom4:11", "Acts7:8")),  # the covenant of circumcision
+    (("Ge18",), ("Rom9:9", "Heb13:2")),  # three strangers, Sarah shall have a son
+    (("Ge29",), ("Hos12:12",)),  # Jacob serves for a wife
+    (("Ge46",), ("Acts7:15", "Psa105:23")),  # Jacob goes down into Egypt
+    (("Exo9",), ("Psa105:32-33", "Psa78:47-48")),  # murrain, boils, hail
+    (("Exo24",), ("Heb9:19-20",)),  # the blood of the covenant
+    (("Exo34",), ("2Cor3:7", "2Cor3:13")),  # Moses' face shone, the veil
+    (("Lev16",), ("Heb9:7",)),  # the high priest enters once a year
+    (("Num12",), ("Deu24:9",)),  # Miriam
+    (("Num17",), ("Heb9:4",)),  # Aaron's rod that budded
+    (("Josh3",), ("Psa114:3",)),  # Jordan driven back
+    (("Josh7",), ("1Chr2:7",)),  # Achan, the accursed thing
+    (("Josh10",), ("Hab3:11",)),  # sun and moon stood still
+    (("1Sm4",), ("Psa78:60-64",)),  # the ark taken, Shiloh forsaken
+    (("1Sm21",), ("Mat12:3-4", "Mark2:25-26")),  # David eats the shewbread
+    (("1Sm31",), ("1Chr10:13-14",)),  # Saul dies
+    (("2Sm7",), ("Psa89:3-4", "Acts2:30")),  # the promise to David's seed
+    (("1Ki11",), ("Neh13:26",)),  # outlandish women turn Solomon's heart
+    (("1Ki19",), ("Rom11:2-4",)),  # Elijah alone; seven thousand kept
+    (("2Ki17",), ("2Ki18:9-12",)),  # Samaria taken, Israel carried away
+    (("2Ki25",), ("2Chr36:17-20",)),  # Jerusalem burnt, the people to Babylon
+    (("Dan3",), ("Heb11:34",)),  # the fiery furnace
+    (("Jonah1", "Jonah2"), ("Mat12:40",)),  # three days in the whale's belly
+    (("Luke23",), ("Luke24:19-20",)),  # Jesus condemned and crucified
+    (("John11",), ("John12:17",)),  # Lazarus raised
 )
 
 

@@ -30,11 +30,12 @@ def quick_run(tmp_path_factory):
     return (module, *quick_train(module, tmp_path_factory))
 
 
-def toy_data(module, documents, references, backward_weight=0.0):
+def toy_data(module, documents, references, backward_weight=0.0, position_weight=0.0):
     vocab = Vocabulary.build([s for d in documents for s in d] + references, "word")
     empty = (np.zeros((0, 4), np.int32),) * 2
     return module.Data(vocab, empty, empty, documents, references, ["toy"] * len(documents), ([], []),
-                       np.ones(len(vocab), np.float32), backward_weight, 4, 0, "test")
+                       np.ones(len(vocab), np.float32),
+                       {"backward_weight": backward_weight, "position_weight": position_weight}, 4, 0, "test")
 
 
 # --- ranking and scoring ------------------------------------------------------------------------------
@@ -47,15 +48,27 @@ def test_directed_centrality_favours_the_sentence_that_opens_a_topic():
     np.testing.assert_allclose(module.centrality(vectors, 1.0), [0, 0, 2, 2, 2])  # undirected: no preference
 
 
+def test_salience_adds_a_position_prior_to_centrality_scaled_to_one():
+    module = lesson()
+    e = np.eye(3)
+    vectors = np.stack([e[1], e[2], e[0], e[0], e[0]])
+    np.testing.assert_allclose(module.salience(vectors, 0.0, 0.0), [0, 0, 1, 0.5, 0])  # centrality alone
+    np.testing.assert_allclose(module.salience(vectors, 0.0, 1.0), [1, 0.8, 1.6, 0.9, 0.2])  # + 1 - i/n
+    heavy = module.salience(vectors, 0.0, 100.0)  # a heavy prior ranks like the lead
+    assert list(np.argsort(-heavy, kind="stable")) == [0, 1, 2, 3, 4]
+
+
 def test_summaries_keep_the_ratio_in_document_order_and_check_it():
     module = lesson()
     vocab = Vocabulary.build(["a b c d e f"], "word")
     onehot = lambda ids: np.eye(len(vocab))[ids[:, 0]]  # noqa: E731 - a sentence is its first word
-    summarize = module.summarizer(onehot, vocab, max_len=4, backward_weight=1.0)
+    summarize = module.summarizer(onehot, vocab, max_len=4, backward_weight=1.0, position_weight=0.0)
     text = "A one. B two. A three. C four. A five."
     assert summarize(text, 0.6) == "A one. A three. A five."
     assert summarize(text, 0.2) == "A one."
     assert summarize("?!", 0.5) == ""
+    with_prior = module.summarizer(onehot, vocab, max_len=4, backward_weight=1.0, position_weight=10.0)
+    assert with_prior(text, 0.4) == "A one. B two."  # the prior outweighs centrality: the lead
     with pytest.raises(ValueError, match=r"Invalid ratio 1\.5: expected a fraction of the sentences in \(0, 1\]"):
         summarize(text, 1.5)
     assert module.cut(["one two three.", "four five.", "six."], [1, 2, 0], 3) == "four five. six."
@@ -95,7 +108,8 @@ def test_quick_run_scores_every_method_and_saves_pictures(quick_run):
         assert (folder / name).exists(), name
     metrics = record["metrics"]
     assert record["passed"] is None
-    for key in ("rouge1", "rouge2", "lead_rouge1", "random_rouge1", "tfidf_rouge1", "dev_rouge1"):
+    for key in ("rouge1", "rouge2", "lead_rouge1", "random_rouge1", "tfidf_rouge1", "centrality_only_rouge1",
+                "dev_rouge1"):
         assert 0.0 < metrics[key] < 1.0, key
     gain = metrics["rouge1"] - max(metrics["lead_rouge1"], metrics["random_rouge1"])
     assert metrics["rouge1_gain_over_best_baseline"] == pytest.approx(gain)
@@ -125,6 +139,6 @@ def test_exported_encoder_matches_keras_and_summarises_the_same_on_the_device(qu
     vocab, runner = Vocabulary.from_dict(meta["vocabulary"]), device_bench.open_artifact(artifact)
     text = "In the beginning God created the heaven and the earth. And the earth was without form. " \
            "And God said, Let there be light: and there was light. And God saw the light, that it was good."
-    on_device = module.summarizer(runner.predict, vocab, meta["max_len"])(text, 0.5)
+    on_device = module.summarizer(runner.predict, vocab, meta["max_len"], **meta["ranking"])(text, 0.5)
     in_keras = module.summarizer(training.predict_fn(encoder), vocab, cfg.max_len)(text, 0.5)
     assert on_device == in_keras and len(on_device) < len(text)
