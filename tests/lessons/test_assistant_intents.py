@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import registry, text, utterances
+from conftest import export_quick
 
 # --- the generator -------------------------------------------------------------------------------
 
@@ -110,21 +111,16 @@ def test_quick_run_saves_the_model_and_a_confusion_matrix(quick_run):
 def test_export_parity_and_device_feeding_from_the_sidecar_vocabulary(quick_run, tmp_path):
     import keras
 
-    from dlbootcamp import pipeline
     from dlbootcamp.export import device_bench
 
     module, folder = quick_run
     cfg = module.Config.quick()
     data = module.load_data(cfg)
     model = keras.saving.load_model(folder / "model.keras")  # safe mode
-    report = pipeline.export_lesson(module, cfg, {"model": model}, tmp_path, data=data,
-                                    quantizations=("fp32", "int8"))
+    report = export_quick(module, cfg, {"model": model}, tmp_path, data=data)
     # A quick model sits near chance, where int8 rounding flips answers by luck: its tolerance is
     # judged on the full run's export; here every artifact must convert, run and match in fp32.
     assert not [f for f in report.failures if "beyond the quantized tolerance" not in f], report.failures
-    rows = {(r["format"], r["quantization"]): r for r in report.rows}
-    assert rows[("tflite", "fp32")]["max_abs_error"] <= 1e-4 and rows[("onnx", "fp32")]["max_abs_error"] <= 1e-4
-    assert rows[("tflite", "int8")]["metric_value"] is not None
 
     # The device: raw sentences, the sidecar's vocabulary, NumPy and the TFLite runtime - no TensorFlow.
     sentences = list(data.texts["test"].texts)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dlbootcamp import image_metrics, phantoms
-from conftest import quick_train
+from conftest import export_quick, quick_train
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +32,11 @@ def test_quick_run_records_pictures_and_metric(quick_run):
 def test_exported_unet_matches_keras_in_tflite_and_onnx(quick_run, tmp_path):
     import keras
 
-    from dlbootcamp import pipeline
-
     module, cfg, folder, _ = quick_run
     model = keras.saving.load_model(folder / "model.keras")  # loads without the lesson's custom loss
-    report = pipeline.export_lesson(module, cfg, {"model": model}, tmp_path, quantizations=("fp32", "int8"))
+    report = export_quick(module, cfg, {"model": model}, tmp_path)
     assert report.passed, report.failures
-    fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
-    assert {r["format"] for r in fp32} == {"tflite", "onnx"}
-    assert all(r["max_abs_error"] <= 1e-4 for r in fp32)
-    int8 = [r for r in report.rows if r["quantization"] == "int8"]
-    assert int8 and all(0.0 <= r["metric_value"] <= 1.0 for r in int8)
+    assert all(0.0 <= r["metric_value"] <= 1.0 for r in report.rows if r["quantization"] == "int8")
 
 
 def test_phantoms_are_seeded_and_masks_mark_bright_blobs():

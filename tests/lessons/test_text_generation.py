@@ -11,7 +11,7 @@ import pytest
 
 from dlbootcamp import text
 from dlbootcamp.text import Vocabulary
-from conftest import quick_train
+from conftest import export_quick, quick_train
 
 needs_kjv = pytest.mark.skipif(
     not (shutil.which("bible") and pathlib.Path("/usr/lib/bible.data").exists()),
@@ -123,18 +123,13 @@ def test_quick_run_records_bits_per_char_samples_and_pictures(quick_run):
 def test_step_model_exports_and_generates_the_same_text_on_the_device(quick_run, tmp_path):
     import keras
 
-    from dlbootcamp import pipeline
     from dlbootcamp.export import device_bench
 
     module, cfg, folder, _ = quick_run
     step = keras.saving.load_model(folder / "model.keras")
-    report = pipeline.export_lesson(module, cfg, {"model": step}, tmp_path, quantizations=("fp32", "int8"))
-    fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
-    assert {r["format"] for r in fp32} == {"tflite", "onnx"} and all(r["passed"] for r in fp32), report.failures
-    assert all(r["max_abs_error"] <= 1e-4 for r in fp32)
+    report = export_quick(module, cfg, {"model": step}, tmp_path)
     # int8 is judged by bits per character; on an untrained smoke model the drop is noise, so only measure it here
-    int8 = [r for r in report.rows if r["quantization"] == "int8"]
-    assert int8 and all(0.0 < r["metric_value"] < 8.0 for r in int8)
+    assert all(0.0 < r["metric_value"] < 8.0 for r in report.rows if r["quantization"] == "int8")
 
     # The device side: the artifact, its sidecar, NumPy and the sampler - no TensorFlow.
     artifact = str(tmp_path / "model.fp32.tflite")
