@@ -121,6 +121,7 @@ def test_export_parity_and_device_feeding_from_the_sidecar_vocabulary(quick_run,
     # A quick model sits near chance, where int8 rounding flips answers by luck: its tolerance is
     # judged on the full run's export; here every artifact must convert, run and match in fp32.
     assert not [f for f in report.failures if "beyond the quantized tolerance" not in f], report.failures
+    rows = {(r["format"], r["quantization"]): r for r in report.rows}
 
     # The device: raw sentences, the sidecar's vocabulary, NumPy and the TFLite runtime - no TensorFlow.
     sentences = list(data.texts["test"].texts)
