@@ -94,11 +94,14 @@ def label_text(row) -> str:
     return "".join(str(int(d)) for d in row if d != PAD)
 
 
-def endless_videos(first: datasets.Split, pool: datasets.Split, spec: VideoSpec, seed: int, batch_size: int):
-    """A Keras ``PyDataset``: the videos ``first`` for the first epoch, then as many new ones from the
-    same picture pool for every further epoch (seeded by ``(seed, epoch)``): a generator never runs
+def endless_videos(first: datasets.Split, spec: VideoSpec, seed: int, batch_size: int):
+    """A Keras ``PyDataset``: the videos ``first`` (the training split of ``digit_videos(..., seed=seed)``)
+    for the first epoch, then as many new ones from the training pictures for every further epoch
+    (seeded by ``(seed + 1, epoch)``, the training stream's seed and the epoch): a generator never runs
     out, so the model sees each video once and cannot learn the videos by heart - only the digits."""
     import keras  # only the lessons that train on endless videos need Keras here
+
+    pool = picture_pools(seed).train
 
     class EndlessVideos(keras.utils.PyDataset):
         def __init__(self):
@@ -114,6 +117,6 @@ def endless_videos(first: datasets.Split, pool: datasets.Split, spec: VideoSpec,
 
         def on_epoch_end(self):
             self.epoch += 1
-            self.split = make_videos(pool, len(first), spec, (seed, self.epoch))
+            self.split = make_videos(pool, len(first), spec, (seed + 1, self.epoch))
 
     return EndlessVideos()

@@ -192,8 +192,8 @@ def train(cfg: Config, run) -> Trained:
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps),
                                                   clipnorm=5.0), loss=ctc_loss)
     if cfg.endless:  # the first epoch sees data.train, every later one as many fresh videos
-        videos = dv.endless_videos(data.train, dv.picture_pools(cfg.seed).train, dv.VideoSpec(frames=cfg.frames),
-                                   seed=cfg.seed + 1, batch_size=cfg.batch_size)
+        videos = dv.endless_videos(data.train, dv.VideoSpec(frames=cfg.frames), seed=cfg.seed,
+                                   batch_size=cfg.batch_size)
         train_args = dict(x=videos)
     else:
         train_args = dict(x=data.train.x, y=data.train.y, batch_size=cfg.batch_size)
