@@ -6,8 +6,9 @@ Each listing is drawn in three steps from one ``numpy.random.default_rng(seed)``
    sedan, hatchback or SUV), age in years, odometer in km (about 15,000 km a year, more or
    less), and doors (4 for a sedan, 5 for an SUV, 3 or 5 for a hatchback);
 2. the photo - the raw features, 32x32 RGB: a car of that body shape, in a paint colour, with
-   0..4 rust spots (blemishes), placed at a jittered position, facing left or right, under
-   random light, on a noisy background;
+   0..4 rust spots (blemishes: 3x3 pixels each, never touching, so that they can be counted),
+   placed at a jittered position, facing left or right, under random light, on a noisy
+   background;
 3. the price in thousands of dollars: the model's new price, times a depreciation per year,
    a discount for kilometres, a door premium, a paint premium or discount, a discount per
    blemish, and multiplicative noise.
@@ -43,6 +44,7 @@ DEPRECIATION = 0.88  # price factor per year of age
 KM_DISCOUNT = 0.5  # log-price lost per 200,000 km
 BLEMISH_DISCOUNT = 0.07  # price factor lost per rust spot
 NOISE = 0.06  # standard deviation of the log-price noise
+RUST, RUST_SIZE = (0.6, 0.3, 0.05), 3  # a rust spot's colour and size in pixels
 FORM_COLUMNS = (*(f"make={m}" for m in MAKES), *(f"model={m[1]}" for m in MODELS),
                 "age_years/15", "odometer_km/200000", "doors/5")
 
@@ -121,9 +123,11 @@ def _draw(rng: np.random.Generator, body: str, rgb, blemishes: int) -> np.ndarra
     img[window] = (0.6, 0.75, 0.85)
     for cx in (left + 5, right - 5):  # wheels
         img[np.hypot(x - cx, y - (bottom - 2)) < 3.0] = (0.08, 0.08, 0.08)
-    spots = np.argwhere(lower & (y < bottom - 4))
-    for iy, ix in spots[rng.choice(len(spots), size=blemishes, replace=False)]:
-        img[iy:iy + 2, ix:ix + 2] = (0.45, 0.25, 0.1)  # rust
+    # rust: 3x3 spots on the lower body, in separate slots so that every spot can be counted
+    slots = np.arange(left + 1, right - RUST_SIZE, RUST_SIZE + 1)
+    for x0 in rng.choice(slots, size=blemishes, replace=False):
+        iy, ix = top + rng.integers(0, 3) + dy, x0 + dx
+        img[iy:iy + RUST_SIZE, ix:ix + RUST_SIZE] = RUST
     if rng.random() < 0.5:
         img = img[:, ::-1]  # facing left
     img = img * rng.uniform(0.85, 1.15) + rng.normal(0, 0.02, img.shape)  # exposure and sensor noise

@@ -7,8 +7,8 @@ to learn". We predict a used car's price from two kinds of feature at once:
 - high-level features: the seller's form - make, model, age, odometer, doors.
 
 The listings come from a seeded generator (``dlbootcamp.cars``): the price is a new-car price
-that depreciates with age and kilometres, times a paint premium or discount and a discount per
-rust spot - two things only the photo shows - times noise.
+that depreciates with age and kilometres, times a paint premium or discount and a discount of 7%
+per rust spot - two things only the photo shows - times noise.
 
 The naive model hears nothing from us: a CNN branch on the photo and a dense branch on the form,
 concatenated, then a dense head. With a few hundred listings its 280k-parameter photo branch
@@ -16,15 +16,20 @@ memorises the training prices (training error falls, validation error stalls and
 
 The less naive model says, in its wiring, "image features should be less important":
 
-- the form gets a strong, simple path: it sets the log-price as a sum of effects (a price
-  that loses a fixed percentage per year is linear in log space) plus a small, regularised
-  non-linear correction;
+- the form gets a strong, simple path: the log-price as a sum of effects, one Dense unit (a
+  price that loses a fixed percentage per year, per kilometre, for a model, is linear in log
+  space). It starts at the median price for every car;
 - the photo gets a narrow path: a small CNN, global average pooling (it can count rust
-  spots and measure paint, not memorise where pixels are), a hidden layer of 8 units (a
+  spots and measure paint, not memorise where pixels are), a hidden layer of 16 units (a
   paint's premium is not a straight line in its colour), and one number - a log-price
   adjustment that starts at zero and is L2-penalised;
 - the two are *added* before the exponential, so the photo can only nudge the form's price by
   a percentage, never replace it.
+
+Saying too much costs too: an earlier version gave the form path a small non-linear correction
+(16 ReLU units, L2 1e-3) "just in case". It had nothing true to learn and memorised training
+prices instead: training MAE $0.26k, below the $0.41k the noise alone costs, and validation
+ratio 0.954 / 0.770 (seeds 0 / 2) against 0.820 / 0.747 without it.
 
 Same data, same standardised form columns, same optimiser, same epochs; the validation curves
 and the held-out MAE tell which way of saying it works. Both models take two inputs (photo,
@@ -50,8 +55,10 @@ LESSON = LessonInfo(
             "architecture as a hint", "regularisation"),
     summary=("Generated car listings (photo + make/model/age/odometer/doors -> price): a naive two-branch "
              "concatenation overfits; a model whose wiring says 'the photo matters less' wins on held-out MAE."),
-    bars=(Bar("test_mae", "<=", 0.75), Bar("mae_ratio", "<=", 0.9)),
-    # int8 may add at most $200 (0.2 in $1000) to the exported model's MAE: measured +$160 - three
+    # the headline is the exported model's test MAE; the issue's bar is the ratio on validation
+    # listings (val_mae_ratio), and the test listings, never seen while choosing the design, must agree
+    bars=(Bar("test_mae", "<=", 0.75), Bar("val_mae_ratio", "<=", 0.9), Bar("mae_ratio", "<=", 0.9)),
+    # int8 may add at most $200 (0.2 in $1000) to the exported model's MAE: measured +$148 - two
     # paths quantized apart, then added. The dynamic-range artifact loses nothing: use it on a device.
     quantized_tolerance=0.2,
 )
@@ -68,16 +75,14 @@ class Config:
     naive_filters: tuple[int, ...] = (16, 32)  # the naive photo branch: conv + pool per entry, then flatten
     naive_dense: int = 128  # ... then a wide dense layer, concatenated with the form branch
     photo_filters: tuple[int, ...] = (16, 32)  # the less naive photo branch: small CNN, then global pooling
-    photo_hidden: int = 8  # units between the pooled photo features and the one-number adjustment
-    form_hidden: int = 16  # units of the form path's small non-linear correction
-    form_l2: float = 1e-3  # L2 penalty on the form path's non-linear correction
-    photo_l2: float = 1e-4  # L2 penalty on the photo adjustment
+    photo_hidden: int = 16  # units between the pooled photo features and the one-number adjustment
+    photo_l2: float = 1e-3  # L2 penalty on the photo adjustment
     seed: int = 0  # listings, initial weights, shuffling
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_train=64, n_val=32, n_test=64, epochs=2, naive_filters=(4, 8), naive_dense=16,
-                   photo_filters=(4, 4), form_hidden=4)
+                   photo_filters=(4, 4), photo_hidden=4)
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -157,10 +162,8 @@ def build_naive(cfg: Config, log_start: float = 2.0, form_train: np.ndarray | No
 def build_model(cfg: Config, log_start: float = 2.0, form_train: np.ndarray | None = None) -> keras.Model:
     photo, form = inputs()
     z = standardise(form, form_train)
-    reg = keras.regularizers.L2(cfg.form_l2)
-    linear = keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(log_start), name="form_effects")(z)
-    bend = keras.layers.Dense(cfg.form_hidden, activation="relu", kernel_regularizer=reg, name="form_hidden")(z)
-    bend = keras.layers.Dense(1, kernel_initializer="zeros", kernel_regularizer=reg, name="form_correction")(bend)
+    effects = keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(log_start),
+                                 name="form_effects")(z)
     x = photo
     for i, f in enumerate(cfg.photo_filters, start=1):
         x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
@@ -170,7 +173,7 @@ def build_model(cfg: Config, log_start: float = 2.0, form_train: np.ndarray | No
     x = keras.layers.Dense(cfg.photo_hidden, activation="relu", name="photo_hidden")(x)  # paint is not monotone
     nudge = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
                                kernel_regularizer=keras.regularizers.L2(cfg.photo_l2), name="photo_adjustment")(x)
-    log_price = keras.layers.Add(name="log_price")([linear, bend, nudge])
+    log_price = keras.layers.Add(name="log_price")([effects, nudge])
     return keras.Model([photo, form], price_head(log_price), name="less_naive")
 
 
@@ -178,8 +181,9 @@ def build_model(cfg: Config, log_start: float = 2.0, form_train: np.ndarray | No
 
 def fit(model: keras.Model, cfg: Config, data: Listings, run) -> dict[str, list[float]]:
     steps = cfg.epochs * -(-len(data.train) // cfg.batch_size)
+    # the loss adds the L2 penalties to the MAE: the curves and the ratio read a plain MAE metric
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
-                  loss="mae")
+                  loss="mae", metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
     history = model.fit(model_inputs(data.train), data.train.price, epochs=cfg.epochs, batch_size=cfg.batch_size,
                         validation_data=(model_inputs(data.val), data.val.price), verbose=0,
                         callbacks=run.callbacks())
@@ -202,17 +206,19 @@ def train(cfg: Config, run) -> Trained:
     naive_mae = evaluate(training.predict_fn(log_price_model(naive)), data)["test_mae"]
     metrics = evaluate(training.predict_fn(exported), data)
     metrics.update(naive_test_mae=naive_mae, mae_ratio=metrics["test_mae"] / naive_mae,
-                   naive_val_mae=naive_history["val_loss"][-1], less_naive_val_mae=history["val_loss"][-1],
-                   naive_train_mae=naive_history["loss"][-1], less_naive_train_mae=history["loss"][-1],
+                   naive_val_mae=naive_history["val_mae"][-1], less_naive_val_mae=history["val_mae"][-1],
+                   val_mae_ratio=history["val_mae"][-1] / naive_history["val_mae"][-1],
+                   naive_train_mae=naive_history["mae"][-1], less_naive_train_mae=history["mae"][-1],
                    noise_floor_test_mae=noise_floor(data.test))
     save_pictures(naive, model, naive_history, history, data, run)
     notes = [f"held-out MAE: less naive ${metrics['test_mae']:.2f}k vs naive ${naive_mae:.2f}k "
              f"(ratio {metrics['mae_ratio']:.3f}); the generator's own noise alone costs "
              f"${metrics['noise_floor_test_mae']:.2f}k",
              f"naive: train MAE {metrics['naive_train_mae']:.2f} vs validation {metrics['naive_val_mae']:.2f} "
-             f"(overfitting); less naive: {metrics['less_naive_train_mae']:.2f} vs {metrics['less_naive_val_mae']:.2f}"]
-    curves = {"mae": history["loss"], "val_mae": history["val_loss"],
-              "naive_mae": naive_history["loss"], "val_naive_mae": naive_history["val_loss"]}
+             f"(overfitting); less naive: {metrics['less_naive_train_mae']:.2f} vs {metrics['less_naive_val_mae']:.2f} "
+             f"(validation ratio {metrics['val_mae_ratio']:.3f})"]
+    curves = {"mae": history["mae"], "val_mae": history["val_mae"],
+              "naive_mae": naive_history["mae"], "val_naive_mae": naive_history["val_mae"]}
     return Trained(exports={"model": exported}, metrics=metrics, history=curves, notes=notes)
 
 
@@ -239,8 +245,8 @@ def save_pictures(naive, model, naive_history, history, data: Listings, run) -> 
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, h, color in (("naive", naive_history, "tab:red"), ("less naive", history, "tab:blue")):
-        ax.plot(h["loss"], color=color, ls="--", label=f"{label}: train")
-        ax.plot(h["val_loss"], color=color, label=f"{label}: validation")
+        ax.plot(h["mae"], color=color, ls="--", label=f"{label}: train")
+        ax.plot(h["val_mae"], color=color, label=f"{label}: validation")
     ax.set(xlabel="epoch", ylabel="MAE ($1000)", yscale="log",
            title=f"{len(data.train)} training listings: train (dashed) vs validation")
     ax.legend()
