@@ -1,8 +1,6 @@
 import subprocess
 import sys
 
-import pytest
-
 
 def test_help_and_lessons_do_not_import_tensorflow():
     # What keeps them instant (about 0.1 s here when the machine is idle; the timing itself is

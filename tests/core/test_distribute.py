@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from dlbootcamp import distribute, records
+from dlbootcamp import distribute
 from dlbootcamp.errors import UserError
 
 from conftest import needs_fashion_mnist

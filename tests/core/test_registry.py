@@ -1,4 +1,3 @@
-import pathlib
 import subprocess
 import sys
 import textwrap
