@@ -9,7 +9,7 @@ for people to read, not assertions. For each lesson (default: ``training`` and
 
 1. takes the newest full run under ``runs/`` (else the newest ``--quick`` run, else trains one
    with ``--train``: ``quick`` by default),
-2. exports it with ``dlbootcamp.pipeline.export_lesson`` into ``RUN/export`` (or reuses the
+2. exports it with ``dlbootcamp.app.pipeline.export_lesson`` into ``RUN/export`` (or reuses the
    export there), with the parity and metric checks the exporter does,
 3. times, on the lesson's own held-out inputs, at batch 1 and at a larger batch, with one
    thread: Keras eager, the compiled ``tf.function``, TFLite fp32 and int8, and ONNX - all
@@ -85,7 +85,7 @@ def export_run(lesson: str, run: pathlib.Path):
     out = run / "export"
     report_file = out / "export-report.json"
     if not report_file.exists():  # all four quantizations, as `dlbootcamp export RUN` would write them
-        from dlbootcamp import pipeline
+        from dlbootcamp.app import pipeline
 
         print(f"[{lesson}] exporting {run.name} -> {out}", flush=True)
         rep = pipeline.export_run(run, out)

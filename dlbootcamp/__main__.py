@@ -1,3 +1,3 @@
-from dlbootcamp.cli import main
+from dlbootcamp.app.cli import main
 
 raise SystemExit(main())

@@ -20,7 +20,7 @@ then judges every row (``verify``'s docstring has the rules), writes
 ``OUT/export-report.json`` and returns an :class:`ExportReport`. Nothing existing is
 overwritten unless ``force=True``; every file that would be is checked before any work starts.
 
-The export layer knows nothing about lessons: ``dlbootcamp.pipeline`` feeds it a lesson's
+The export layer knows nothing about lessons: ``dlbootcamp.app.pipeline`` feeds it a lesson's
 data, metric and sidecar extras. ``export_keras_file`` and ``verify_artifact`` serve the
 CLI's bare ``.keras`` and ``verify`` cases.
 """

@@ -47,13 +47,13 @@ class BenchError(UserError):
 class KerasRunner(db.Runner):
     """A ``.keras`` model called eagerly or through a traced ``tf.function``."""
 
-    def __init__(self, path: str, variant: str = "eager"):
+    def __init__(self, path: str, variant: str = "eager", prepare=None):
         import keras
         import tensorflow as tf
 
         self.runtime = "tensorflow"
         self.variant = variant
-        self.model = load_keras(path)
+        self.model = load_keras(path, prepare)
         self.inputs = [db.Tensor(t.name, [-1 if d is None else int(d) for d in t.shape], _dtype(t.dtype))
                        for t in self.model.inputs]
         self.outputs = [db.Tensor(t.name, [-1 if d is None else int(d) for d in t.shape], _dtype(t.dtype))
@@ -99,19 +99,21 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_." else "_" for c in name) or "input"
 
 
-def load_keras(path: str):
-    """keras.saving.load_model with a one-line error; imports the lesson first if it has custom layers."""
+def load_keras(path: str, prepare=None):
+    """keras.saving.load_model with a one-line error.
+
+    ``prepare(path)``, when given, is called once if the first load fails, to register the
+    custom layers the file needs (the app passes one that imports the lesson module a run
+    folder names); the export layer itself never imports a lesson.
+    """
     import keras
 
     try:
         return keras.saving.load_model(path)
     except Exception as first:
-        lesson = db.guess_lesson(path)
-        if lesson:  # registered custom layers live in the lesson module
+        if prepare is not None:
             try:
-                from dlbootcamp import registry
-
-                registry.load(lesson)
+                prepare(path)
                 return keras.saving.load_model(path)
             except Exception:
                 pass
@@ -176,12 +178,13 @@ def check_paths(paths) -> list[str]:
 
 def run_benchmarks(paths, threads=(1,), runs: int = db.DEFAULT_RUNS, warmup: int = db.DEFAULT_WARMUP,
                    batch: int = 1, max_secs: float = db.DEFAULT_MAX_SECS, inputs=None, progress: bool = False,
-                   xnnpack: bool = True, seed: int = 0) -> list[dict]:
+                   xnnpack: bool = True, seed: int = 0, prepare_keras=None) -> list[dict]:
     """Benchmark every artifact at every thread count; one result dict each (schema dlbootcamp.bench/1).
 
     ``paths``: .tflite / .onnx / .keras files (a .keras file gives two results: eager and
     tf.function). ``inputs``: None (sidecar hints + fixed ``seed``), a .npz path, an array, a
     list of arrays or a dict name -> array. ``progress``: draw a progress bar on stderr.
+    ``prepare_keras(path)``: registers a ``.keras`` file's custom layers if loading it fails.
     Raises BenchError (a UserError: one line, exit 2) before measuring anything when an
     artifact, a setting or the inputs are wrong.
     """
@@ -220,7 +223,7 @@ def run_benchmarks(paths, threads=(1,), runs: int = db.DEFAULT_RUNS, warmup: int
                                f"threads once started; skipped threads={t}")
                 continue
             keras_done.add((path, variant, actual))
-            results.append(db.bench_runner(lambda: KerasRunner(path, variant), artifact=path, fmt="keras",
+            results.append(db.bench_runner(lambda: KerasRunner(path, variant, prepare_keras), artifact=path, fmt="keras",
                                            variant=variant, threads=actual, xnnpack=None,
                                            quantization="fp32", sidecar=None, **common))
     except db.ArtifactError as exc:

@@ -6,7 +6,7 @@ to learn". We predict a used car's price from two kinds of feature at once:
 - raw features: a photo (32x32 pixels) that shows the body shape, the paint and any rust;
 - high-level features: the seller's form - make, model, age, odometer, doors.
 
-The listings come from a seeded generator (``dlbootcamp.cars``): the price is a new-car price
+The listings come from a seeded generator (``dlbootcamp.worlds.cars``): the price is a new-car price
 that depreciates with age and kilometres, times a paint premium or discount and a discount of 7%
 per rust spot - two things only the photo shows - times noise.
 
@@ -43,7 +43,8 @@ import dataclasses
 import keras
 import numpy as np
 
-from dlbootcamp import cars, plots, training
+from dlbootcamp.worlds import cars
+from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(

@@ -10,7 +10,7 @@ where is the edge?), which downsampling throws away. The U-Net (Ronneberger et a
 keeps both: an encoder that pools, a decoder that upsamples back, and skip connections that
 hand each decoder stage the sharp, full-resolution features of the matching encoder stage.
 
-Data: slices from a seeded generator (``dlbootcamp.phantoms``): a skull ring, grey and white
+Data: slices from a seeded generator (``dlbootcamp.worlds.phantoms``): a skull ring, grey and white
 matter, ventricles, one or more fuzzy tumour blobs, a smooth bias field and Rician noise. The
 generator knows where it drew the tumours, so the masks are exact. Train, validation and test
 slices come from independent seeds: the test slices are never seen in training.
@@ -27,7 +27,8 @@ import keras
 import numpy as np
 
 from dlbootcamp import data as datasets
-from dlbootcamp import image_metrics, phantoms, plots, training
+from dlbootcamp import image_metrics, plots, training
+from dlbootcamp.worlds import phantoms
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
@@ -72,7 +73,7 @@ def load_data(cfg: Config) -> datasets.Splits:
                                        for s in np.random.SeedSequence(cfg.seed).spawn(3))
     parts = [datasets.Split(*phantoms.brain_slices(n, seed=s, spec=spec))
              for n, s in ((cfg.n_train, train_seed), (cfg.n_val, val_seed), (cfg.n_test, test_seed))]
-    return datasets.Splits(*parts, labels=("background", "tumour"), source="generated:dlbootcamp.phantoms")
+    return datasets.Splits(*parts, labels=("background", "tumour"), source="generated:dlbootcamp.worlds.phantoms")
 
 
 def representative_data(data: datasets.Splits, n: int = 200, split: str = "train"):

@@ -17,7 +17,7 @@ bicubic upscaling is itself a sub-pixel convolution, with fixed weights. (The pa
 ReLU learned faster in our few CPU minutes.)
 
 Data: luminance (Y) of real photos bundled with scikit-image and scikit-learn
-(``dlbootcamp.photos``). Low-resolution inputs are made by bicubic downscaling with
+(``dlbootcamp.data.photos``). Low-resolution inputs are made by bicubic downscaling with
 anti-aliasing. Training uses random patches of the training photos; the score is PSNR
 (``tf.image.psnr``) on whole held-out photos, against bicubic upscaling of the same input.
 
@@ -35,7 +35,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlbootcamp import image_metrics, photos, plots, training
+from dlbootcamp import image_metrics, plots, training
+from dlbootcamp.data import photos
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(

@@ -37,7 +37,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlbootcamp import feature_extractors, photos, plots, training
+from dlbootcamp import feature_extractors, plots, training
+from dlbootcamp.data import photos
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
@@ -58,7 +59,7 @@ LESSON = LessonInfo(
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    style: str = "immunohistochemistry"  # the style image (a bundled photo or texture, see dlbootcamp.photos)
+    style: str = "immunohistochemistry"  # the style image (a bundled photo or texture, see dlbootcamp.data.photos)
     size: int = 256  # side of the optimised image and of the exported stylizer's input
     style_weight: float = 2.0  # part 1: weight of the style loss against the content loss (weight 1)
     stylizer_style_weight: float = 1.75  # part 2: the same for the stylizer. One network for every photo

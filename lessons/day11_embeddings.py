@@ -34,7 +34,8 @@ import itertools
 import keras
 import numpy as np
 
-from dlbootcamp import corpus, plots, training
+from dlbootcamp.data import corpus
+from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 from dlbootcamp.text import Vocabulary
 

@@ -36,7 +36,8 @@ import textwrap
 import keras
 import numpy as np
 
-from dlbootcamp import corpus, plots, training
+from dlbootcamp.data import corpus
+from dlbootcamp import plots, training
 from dlbootcamp import data as datasets
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 from dlbootcamp.text import Vocabulary

@@ -41,7 +41,8 @@ import dataclasses
 import keras
 import numpy as np
 
-from dlbootcamp import corpus, plots, training
+from dlbootcamp.data import corpus
+from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 from dlbootcamp.text import Vocabulary, sentences
 

@@ -5,7 +5,7 @@ for tomorrow?" or "Show my upcoming flights" is first mapped to an *intent* - lo
 calendar, list the flights - before anything is done about it. That first step is a text
 classifier, and this lesson builds one for ten intents.
 
-The utterances are generated from templates and slot values (``dlbootcamp.utterances``),
+The utterances are generated from templates and slot values (``dlbootcamp.worlds.utterances``),
 the way assistant data is bootstrapped in practice. Whole templates are held out: the test
 set is made of *phrasings the model never saw* ("Put me through to {person}"), filled with
 slot values it knows. Validation templates are held out too, so early stopping also rewards
@@ -44,7 +44,8 @@ import numpy as np
 import tensorflow as tf
 
 from dlbootcamp import data as datasets
-from dlbootcamp import plots, text, training, utterances
+from dlbootcamp import plots, text, training
+from dlbootcamp.worlds import utterances
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
@@ -124,7 +125,7 @@ def load_data(cfg: Config) -> IntentSplits:
         return datasets.Split(ids, np.asarray(u.intents, np.int64))
 
     return IntentSplits(split(said["train"]), split(said["val"]), split(said["test"]), labels=utterances.LABELS,
-                        source=f"dlbootcamp.utterances (seed {cfg.seed})", texts=said, vocabulary=vocabulary)
+                        source=f"dlbootcamp.worlds.utterances (seed {cfg.seed})", texts=said, vocabulary=vocabulary)
 
 
 def representative_data(data: IntentSplits, n: int = 200, split: str = "train"):

@@ -44,7 +44,8 @@ import keras
 import numpy as np
 
 from dlbootcamp import data as datasets
-from dlbootcamp import plots, scenes, training
+from dlbootcamp import plots, training
+from dlbootcamp.worlds import scenes
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
@@ -138,7 +139,7 @@ def make_split(n: int, image_size: int, seed: tuple[int, int]) -> datasets.Split
 def load_data(cfg: Config) -> datasets.Splits:
     """Fixed splits, each from its own seeded stream (the test images never change with n_train)."""
     parts = [make_split(n, cfg.image_size, (cfg.seed, i)) for i, n in enumerate((cfg.n_train, cfg.n_val, cfg.n_test))]
-    return datasets.Splits(*parts, labels=ANSWERS, source=f"Sort-of-CLEVR from dlbootcamp.scenes (seed {cfg.seed})")
+    return datasets.Splits(*parts, labels=ANSWERS, source=f"Sort-of-CLEVR from dlbootcamp.worlds.scenes (seed {cfg.seed})")
 
 
 def model_inputs(split: datasets.Split, n: int | None = None) -> list[np.ndarray]:

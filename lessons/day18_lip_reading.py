@@ -15,7 +15,7 @@ speaker's lips "more accurately than humans". Its recipe has three parts:
 
 Offline there is no lip video, so this lesson keeps LipNet's *shape* on a generated task that
 has the same difficulty structure: short videos in which a sequence of 2-4 handwritten digits is
-shown (``dlbootcamp.digit_videos``: variable durations, jitter, brightness, noise, pauses), and
+shown (``dlbootcamp.worlds.digit_videos``: variable durations, jitter, brightness, noise, pauses), and
 the model reads the sequence. The test videos use digit pictures no training video ever showed.
 Score: whole-sequence accuracy (every digit right, nothing extra) on held-out videos.
 
@@ -42,7 +42,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from dlbootcamp import digit_videos as dv
+from dlbootcamp.worlds import digit_videos as dv
 from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 

@@ -18,7 +18,7 @@ Three tricks make it train:
   does not move with every update (we pick ``a'`` with the online network: Double DQN);
 - an **epsilon schedule**: the agent explores with random actions at first, then less and less.
 
-The game is ``dlbootcamp.flappy.FlappyBird`` (gymnasium API, state vectors). The score is the
+The game is ``dlbootcamp.worlds.flappy.FlappyBird`` (gymnasium API, state vectors). The score is the
 mean number of pipes passed over 10 seeded evaluation episodes, capped at ``eval_cap`` pipes
 each (a good agent would otherwise play forever). A random agent is reported beside it. The
 exported model is the Q-network: a device feeds it the state and flaps when Q(flap) > Q(wait).
@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from dlbootcamp import data as datasets
 from dlbootcamp import plots, training
-from dlbootcamp.flappy import FlappyBird
+from dlbootcamp.worlds.flappy import FlappyBird
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(

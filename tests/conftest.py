@@ -21,7 +21,7 @@ needs_fashion_mnist = pytest.mark.skipif(
 @pytest.fixture
 def cli(capsys):
     """Run `dlbootcamp ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    from dlbootcamp.cli import main
+    from dlbootcamp.app.cli import main
 
     def run(*args):
         try:
@@ -46,7 +46,7 @@ def quick_train(module, tmp_path_factory):
 
 def quick_cli_run(lesson_id: str, tmp_path_factory):
     """One `dlbootcamp train ID --quick` through the CLI in-process; returns the run folder."""
-    from dlbootcamp.cli import main
+    from dlbootcamp.app.cli import main
 
     out = tmp_path_factory.mktemp("runs")
     assert main(["train", lesson_id, "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
@@ -57,7 +57,7 @@ def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str
     """Export quick models to fp32 and int8 and check what every lesson promises: the fp32 TFLite and
     ONNX artifacts of each model match Keras within 1e-4, and every int8 artifact is scored with the
     lesson's metric. Returns the report (the int8 tolerance is for each test to judge)."""
-    from dlbootcamp import pipeline
+    from dlbootcamp.app import pipeline
 
     report = pipeline.export_lesson(lesson, cfg, exports, tmp_path, data=data, quantizations=("fp32", "int8"))
     fp32 = [r for r in report.rows if r["quantization"] == "fp32"]

@@ -6,7 +6,7 @@ def test_help_and_lessons_do_not_import_tensorflow():
     # What keeps them instant (about 0.1 s here when the machine is idle; the timing itself is
     # printed by `python -X importtime -m dlbootcamp lessons`, not asserted in a unit test).
     for args in (["lessons"], ["--help"], ["train", "--help"], ["export", "--help"], ["bench", "--help"]):
-        code = ("import sys; from dlbootcamp.cli import main\n"
+        code = ("import sys; from dlbootcamp.app.cli import main\n"
                 f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
                 "heavy = [m for m in ('tensorflow', 'keras', 'numpy', 'onnxruntime') if m in sys.modules]\n"
                 "assert not heavy, heavy")

@@ -84,7 +84,7 @@ def test_keras_runs_once_per_thread_setting_tensorflow_accepts(tiny):
 
 
 def test_tflite_and_onnx_do_not_import_tensorflow(tiny, tmp_path):
-    code = (f"import sys; from dlbootcamp.cli import main; "
+    code = (f"import sys; from dlbootcamp.app.cli import main; "
             f"rc = main(['bench', {tiny['tiny.fp32.tflite']!r}, {tiny['tiny.onnx']!r}, '--runs', '3', '--json']); "
             f"print('TF_LOADED', 'tensorflow' in sys.modules, 'keras' in sys.modules, rc, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,

@@ -259,7 +259,7 @@ def test_keras_path_and_npz_errors(tmp_path):
 def test_pipeline_errors(cli, quick_run, tmp_path):
     import types
 
-    from dlbootcamp import pipeline
+    from dlbootcamp.app import pipeline
     from dlbootcamp.errors import UserError
 
     damaged = tmp_path / "damaged"

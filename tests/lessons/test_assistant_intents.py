@@ -1,4 +1,4 @@
-"""Day 15 (assistant-intents) and the utterance generator it reads (dlbootcamp.utterances)."""
+"""Day 15 (assistant-intents) and the utterance generator it reads (dlbootcamp.worlds.utterances)."""
 
 import json
 import random
@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from dlbootcamp import registry, text, utterances
+from dlbootcamp import registry, text
+from dlbootcamp.worlds import utterances
 from conftest import export_quick
 
 # --- the generator -------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ def test_evaluate_scores_any_predict_function():
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One --quick run through the CLI, shared by the tests below."""
-    from dlbootcamp.cli import main
+    from dlbootcamp.app.cli import main
 
     out = tmp_path_factory.mktemp("runs")
     assert main(["train", "assistant-intents", "--quick", "--out", str(out), "--name", "q", "-q"]) == 0

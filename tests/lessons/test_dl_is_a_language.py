@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp import cars, registry
+from dlbootcamp.worlds import cars
+from dlbootcamp import registry
 from conftest import export_quick, quick_train
 
 

@@ -1,4 +1,4 @@
-"""Day 11 (embeddings) and the offline KJV corpus it reads (dlbootcamp.corpus)."""
+"""Day 11 (embeddings) and the offline KJV corpus it reads (dlbootcamp.data.corpus)."""
 
 import importlib
 import json
@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dlbootcamp import corpus
+from dlbootcamp.data import corpus
 from dlbootcamp.errors import DataUnavailable
 from dlbootcamp.text import Vocabulary
 from conftest import export_quick

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp.flappy import FlappyBird
+from dlbootcamp.worlds.flappy import FlappyBird
 from conftest import export_quick, quick_cli_run
 
 

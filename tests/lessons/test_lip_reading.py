@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp import digit_videos as dv
+from dlbootcamp.worlds import digit_videos as dv
 from conftest import export_quick, quick_cli_run
 
 

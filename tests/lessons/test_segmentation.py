@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp import image_metrics, phantoms
+from dlbootcamp import image_metrics
+from dlbootcamp.worlds import phantoms
 from conftest import export_quick, quick_train
 
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dlbootcamp import corpus
+from dlbootcamp.data import corpus
 from dlbootcamp.text import Vocabulary
 from conftest import export_quick, quick_train
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp import photos
+from dlbootcamp.data import photos
 from dlbootcamp.errors import UserError
 from conftest import export_quick, quick_train
 

@@ -1,4 +1,4 @@
-"""Day 13 (translation) and the date generator it reads (dlbootcamp.dates)."""
+"""Day 13 (translation) and the date generator it reads (dlbootcamp.worlds.dates)."""
 
 import datetime as dt
 import json
@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp import dates, registry, text
+from dlbootcamp.worlds import dates
+from dlbootcamp import registry, text
 from conftest import export_quick
 
 # --- the two languages -----------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def test_greedy_decoding_feeds_back_its_own_output_and_exact_match_counts_whole_
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One --quick run through the CLI, shared by the tests below."""
-    from dlbootcamp.cli import main
+    from dlbootcamp.app.cli import main
 
     out = tmp_path_factory.mktemp("runs")
     assert main(["train", "translation", "--quick", "--out", str(out), "--name", "q", "-q"]) == 0

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dlbootcamp import scenes
+from dlbootcamp.worlds import scenes
 from conftest import export_quick, quick_cli_run
 
 

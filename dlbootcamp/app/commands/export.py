@@ -82,7 +82,7 @@ def run(args) -> int:
             if args.inputs or args.calibration:
                 raise UserError("--inputs and --calibration apply to a .keras SOURCE; a run folder is exported with "
                                 "its lesson's own held-out and calibration data. Drop those flags.")
-            from dlbootcamp import pipeline
+            from dlbootcamp.app import pipeline
 
             report = pipeline.export_run(source, args.out, formats=formats, quantizations=quantizations,
                                          force=args.force, unsafe=args.unsafe, allow_flex=args.allow_flex, log=log)

@@ -1,6 +1,6 @@
 """The `dlbootcamp` command: a thin shell over the library.
 
-Each subcommand is a small module in :mod:`dlbootcamp.commands` with ``NAME``, ``HELP``,
+Each subcommand is a small module in :mod:`dlbootcamp.app.commands` with ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import TensorFlow only
 inside ``run``, so ``--help`` and ``lessons`` are instant.
 """
@@ -43,7 +43,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"dlbootcamp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        mod = importlib.import_module(f"dlbootcamp.commands.{name.replace('-', '_')}")
+        mod = importlib.import_module(f"dlbootcamp.app.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            epilog=getattr(mod, "EPILOG", None), formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)

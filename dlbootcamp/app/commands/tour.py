@@ -28,7 +28,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from dlbootcamp import registry
-    from dlbootcamp.commands.train import config_for, print_summary
+    from dlbootcamp.app.commands.train import config_for, print_summary
     from dlbootcamp.errors import UserError
 
     registry.entry(args.lesson)
@@ -37,7 +37,8 @@ def run(args) -> int:
     module = registry.load(args.lesson)
     cfg = config_for(module, quick=args.quick, seed=args.seed)
 
-    from dlbootcamp import pipeline, records
+    from dlbootcamp.app import pipeline
+    from dlbootcamp import records
 
     print("== 1/4 train")
     folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick)
@@ -53,7 +54,8 @@ def run(args) -> int:
 
     # The Keras model runs too, as the reference the exports are measured against.
     artifacts = [folder / "model.keras", *(pathlib.Path(r["path"]) for r in report.rows)]
-    results = bench.run_benchmarks(artifacts, threads=(1,), runs=args.runs, warmup=20, batch=1, progress=True)
+    results = bench.run_benchmarks(artifacts, threads=(1,), runs=args.runs, warmup=20, batch=1, progress=True,
+                                   prepare_keras=pipeline.register_custom_layers)
     print(f"\n== summary: {args.lesson} ({folder})\n")
     reporting.summarize(results, out_dir=folder / "report", title=f"dlbootcamp tour: {args.lesson}")
     bar_ok = record["passed"] is not False

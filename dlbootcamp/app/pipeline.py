@@ -10,7 +10,7 @@ lesson it passes
   bar, within ``LESSON.quantized_tolerance`` for dynamic-range and int8 artifacts,
 - ``sidecar(data)`` (or ``SIDECAR``) into every artifact's sidecar (labels, preprocessing).
 
-    from dlbootcamp import pipeline
+    from dlbootcamp.app import pipeline
     report = pipeline.export_lesson(module, cfg, trained.exports, "out/")      # after train()
     report = pipeline.export_run("runs/training-20260101-120000")              # a run folder
     report.raise_if_failed()
@@ -130,3 +130,17 @@ def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZA
     return _export(module, cfg, exports, out_dir, data=None, formats=formats, quantizations=quantizations,
                    force=force, allow_flex=allow_flex, source=str(run_dir), log=log)
 
+
+
+def register_custom_layers(path) -> None:
+    """Import the lesson a ``.keras`` file belongs to (named by its run folder), so its custom layers load.
+
+    The export layer calls this back (``bench.run_benchmarks(prepare_keras=...)``) only when a
+    plain load fails; it never imports a lesson itself.
+    """
+    from dlbootcamp import registry
+    from dlbootcamp.export import device_bench
+
+    lesson = device_bench.guess_lesson(str(path))
+    if lesson:
+        registry.load(lesson)

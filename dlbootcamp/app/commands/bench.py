@@ -69,6 +69,7 @@ def add_arguments(p):
 def run(args) -> int:
     import json
 
+    from dlbootcamp.app import pipeline
     from dlbootcamp.export import bench
 
     threads = bench.parse_threads(args.threads)
@@ -76,7 +77,8 @@ def run(args) -> int:
         bench.check_out(args.out)
     results = bench.run_benchmarks(args.artifacts, threads=threads, runs=args.runs, warmup=args.warmup,
                                    batch=args.batch, max_secs=args.max_secs, inputs=args.inputs,
-                                   progress=not args.json, xnnpack=not args.no_xnnpack)
+                                   progress=not args.json, xnnpack=not args.no_xnnpack,
+                                   prepare_keras=pipeline.register_custom_layers)
     settings = {"threads": list(threads), "runs": args.runs, "warmup": args.warmup, "batch": args.batch,
                 "max_secs": args.max_secs, "inputs": args.inputs, "xnnpack": not args.no_xnnpack}
     doc = bench.document(results, settings)
