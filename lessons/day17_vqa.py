@@ -30,10 +30,7 @@ instead, the slots never split the six colours (validation after 12 epochs: 78% 
 without it the attention over 256 cells stayed uniform and nothing was learnt in 12 epochs; with
 it each slot holds its colour after two. And the CNN has no normalization layer (see ``cnn``).
 
-Where it stands (full run, seed 0, 159 s on the 2-core CPU with nothing else running): relational
-96.5% (closest 93.3%, furthest 96.2%, count 100%), non-relational 99.5%; slot k holds colour k
-on all 500 held-out images. The CNN+MLP of the same budget answers 50.0% / 81.0% (another draw of
-its initial weights: 47.8% / 69.4%); the paper reports RN 94%, CNN+MLP 63% relational.
+Measured numbers (per seed, with the baseline) are in docs/lessons.md.
 """
 
 from __future__ import annotations
@@ -46,6 +43,8 @@ import numpy as np
 from dlbootcamp import data as datasets
 from dlbootcamp import plots, training
 from dlbootcamp.worlds import scenes
+from dlbootcamp.worlds.sort_of_clevr import (ANSWERS, COLOURS, KIND_NAMES, N_OBJECTS, QUESTION_TEXTS, QUESTIONS,
+                                             RELATIONAL, answer_all, make_split)
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
@@ -82,59 +81,7 @@ class Config:
         return cls(n_train=64, n_val=16, n_test=32, filters=8, g_units=8, f_units=16, mlp_units=16, epochs=1)
 
 
-# --- data: scenes, the 36 questions, their answers --------------------------------------------------
-
-COLOURS = tuple(scenes.COLOURS)  # one object of each colour per image
-SHAPES = ("circle", "square")
-ANSWERS = ("circle", "square", "left", "right", "top", "bottom", "1", "2", "3", "4", "5", "6")
-KINDS = (("shape", "horizontal", "vertical"), ("closest", "furthest", "count"))  # non-relational, relational
-KIND_NAMES = [k for group in KINDS for k in group]
-ASKED = {"shape": "What shape is the {} object?", "horizontal": "Is the {} object on the left or the right?",
-         "vertical": "Is the {} object at the top or the bottom?",
-         "closest": "What shape is the object closest to the {} one?",
-         "furthest": "What shape is the object furthest from the {} one?",
-         "count": "How many objects have the shape of the {} one?"}
-N_OBJECTS = len(COLOURS)  # and as many object slots
-OBJECT_SIZE = 5.0  # half side of a square, radius of a circle (10-pixel objects, as in the paper)
-
-
-def question_vectors() -> tuple[np.ndarray, list[str], np.ndarray]:
-    """The 36 questions: vectors (36, 11), their English text, and which are relational (36,)."""
-    asked = [(c, r, k) for c in range(len(COLOURS)) for r in range(2) for k in range(3)]
-    vectors = np.zeros((len(asked), 11), np.float32)
-    for i, (c, r, k) in enumerate(asked):
-        vectors[i, [c, 6 + r, 8 + k]] = 1  # colour, non-relational or relational, which question
-    texts = [ASKED[KINDS[r][k]].format(COLOURS[c]) for c, r, k in asked]
-    return vectors, texts, np.array([r == 1 for _, r, _ in asked])
-
-
-QUESTIONS, QUESTION_TEXTS, RELATIONAL = question_vectors()
-
-
-def answer_all(scene: scenes.Scene) -> np.ndarray:
-    """The answers (indices into ANSWERS) to the 36 questions, in QUESTIONS order."""
-    centres = np.array([(o.x, o.y) for o in scene.objects])
-    half = scene.image_size / 2
-    out = []
-    for colour in COLOURS:
-        i = [o.colour for o in scene.objects].index(colour)
-        me = scene.objects[i]
-        dist = np.hypot(*(centres - centres[i]).T)
-        dist[i] = np.nan  # an object is neither closest to nor furthest from itself
-        words = (me.shape, "left" if me.x < half else "right", "top" if me.y < half else "bottom",
-                 scene.objects[int(np.nanargmin(dist))].shape, scene.objects[int(np.nanargmax(dist))].shape,
-                 str(sum(o.shape == me.shape for o in scene.objects)))
-        out += [ANSWERS.index(w) for w in words]
-    return np.array(out, np.int64)
-
-
-def make_split(n: int, image_size: int, seed: tuple[int, int]) -> datasets.Split:
-    """``n`` Sort-of-CLEVR images (uint8) and the answers to all their questions (n, 36)."""
-    rng = np.random.default_rng(seed)
-    drawn = [scenes.random_scene(rng, image_size=image_size, n_objects=6, shapes=SHAPES, colours=COLOURS,
-                                 sizes=(OBJECT_SIZE,)) for _ in range(n)]
-    return datasets.Split(scenes.render_many(drawn, np.uint8), np.stack([answer_all(s) for s in drawn]))
-
+# --- data: Sort-of-CLEVR scenes, the 36 questions, their answers (dlbootcamp.worlds.sort_of_clevr) ----
 
 def load_data(cfg: Config) -> datasets.Splits:
     """Fixed splits, each from its own seeded stream (the test images never change with n_train)."""
