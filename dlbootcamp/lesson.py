@@ -81,6 +81,12 @@ class LessonInfo:
     # True when train() builds and compiles its models inside ``with run.scope():`` and trains
     # with model.fit, so ``--distribute`` works (custom loops such as GANs and DQN leave it False).
     distribute: bool = False
+    # The simple methods a practitioner would try first, by name, each scored by ``train`` on the
+    # same held-out data as the model (``Trained.baselines``) and recorded in metrics.json.
+    baselines: tuple[str, ...] = ()
+    # Where no baseline applies, why (e.g. the bar is a theorem, or the lesson has no task to
+    # compare on); empty when ``baselines`` names some.
+    no_baseline: str = ""
 
     @property
     def metric(self) -> str:
@@ -96,10 +102,22 @@ class Trained:
     metrics: dict[str, float]  # held-out metrics; includes every bar's metric
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)  # printed after the run
+    # name -> held-out metrics of each baseline the LessonInfo declares, under the same metric
+    # names as the model's where the two are comparable (e.g. {"test_accuracy": 0.96}).
+    baselines: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     @property
     def model(self):
         return self.exports["model"] if "model" in self.exports else next(iter(self.exports.values()))
+
+
+def check_baselines(info: LessonInfo, trained: Trained) -> dict[str, dict[str, float]]:
+    """The baselines ``train`` scored, as plain floats; ValueError if they differ from the declared ones."""
+    declared, scored = set(info.baselines), set(trained.baselines)
+    if declared != scored:
+        raise ValueError(f"Lesson {info.id!r} declares baselines {sorted(declared)} but train() scored "
+                         f"{sorted(scored)}; return every declared baseline in Trained.baselines, and no other.")
+    return {name: {k: float(v) for k, v in trained.baselines[name].items()} for name in info.baselines}
 
 
 def config_from_dict(config_cls, values: Mapping[str, Any]):

@@ -24,6 +24,7 @@ from typing import Any
 
 from dlbootcamp import atomic, envinfo
 from dlbootcamp.errors import UserError
+from dlbootcamp.lesson import check_baselines
 
 INDEX = "index.jsonl"
 MODEL_FILE = "model.keras"
@@ -179,6 +180,7 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
         record = {
             "lesson": info.id, "day": info.day, "quick": quick, "config": atomic_json,
             "metrics": {k: float(v) for k, v in trained.metrics.items()},
+            "baselines": check_baselines(info, trained),
             "bars": bars,
             # Bars are for full runs; a --quick run computes the metric but judges nothing.
             "passed": None if quick else all(b["passed"] for b in bars),

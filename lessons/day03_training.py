@@ -12,13 +12,17 @@ This lesson trains one small MLP on scikit-learn's 8x8 handwritten digits three 
 2. it trains the MLP with a hand-written loop: forward pass, loss, tape, optimizer step;
 3. it trains the very same architecture with ``model.fit``, which does all of that for you.
 
-Both must beat a stated baseline (a nearest-centroid classifier: one mean image per digit)
-on held-out digits. The run folder is the experiment record.
+Beside it stand the two baselines a practitioner tries first, each tuned on validation as the
+MLP is: a nearest-centroid classifier (one mean image per digit) and a logistic regression on
+the raw 64 pixels (its regularisation C chosen on the validation digits). Logistic regression
+is strong on 8x8 digits: the MLP must beat the *stronger* of the two, and docs/lessons.md shows
+how often it does over seeds. The run folder is the experiment record.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import keras
 import numpy as np
@@ -36,10 +40,12 @@ LESSON = LessonInfo(
     topics=("gradient", "backpropagation", "finite differences", "training loop", "baseline",
             "record every experiment"),
     summary=("An MLP on 8x8 digits: check GradientTape against finite differences, train it with a "
-             "hand-written loop and with model.fit, and beat a nearest-centroid baseline on held-out digits."),
+             "hand-written loop and with model.fit, and compare it on held-out digits with the stronger of "
+             "two tuned baselines (nearest centroid, logistic regression on raw pixels)."),
     bars=(Bar("test_accuracy", ">=", 0.95), Bar("loop_test_accuracy", ">=", 0.95),
           Bar("gradcheck_rel_error", "<", 1e-3), Bar("gain_over_baseline", ">", 0.0)),
     quantized_tolerance=0.01,
+    baselines=("nearest centroid", "logistic regression (raw pixels)"),
     # distribute stays False: the hand-written loop steps the optimizer outside strategy.run.
 )
 
@@ -169,11 +175,8 @@ def train(cfg: Config, run) -> Trained:
     rel_error = gradient_check(cfg, data)
     run.log(f"  gradient check: max relative error tape vs finite differences = {rel_error:.2e}")
 
-    # The baseline: one mean image per class, predict the nearest.
-    from sklearn.neighbors import NearestCentroid
-
-    baseline = NearestCentroid().fit(data.train.x.reshape(len(data.train), -1), data.train.y)
-    baseline_acc = float(baseline.score(data.test.x.reshape(len(data.test), -1), data.test.y))
+    baselines = fit_baselines(data, run.log)
+    baseline_acc = max(b["test_accuracy"] for b in baselines.values())  # the stronger one
 
     loop_model, loop_history = train_by_hand(cfg, data, run.log)
     loop_acc = evaluate(training.predict_fn(loop_model), data)["test_accuracy"]
@@ -190,7 +193,8 @@ def train(cfg: Config, run) -> Trained:
     ax = fig.add_subplot()
     ax.plot(loop_history["val_accuracy"], label="hand-written loop")
     ax.plot(fit.history["val_accuracy"], label="model.fit")
-    ax.axhline(baseline_acc, color="gray", ls="--", label="nearest-centroid baseline (test)")
+    for (name, b), style in zip(baselines.items(), (":", "--")):
+        ax.axhline(b["val_accuracy"], color="gray", ls=style, label=f"{name} (validation)")
     ax.set(xlabel="epoch", ylabel="validation accuracy", title="Two ways to train the same MLP")
     ax.legend()
     run.save_figure(fig, "loops_compared")
@@ -200,7 +204,28 @@ def train(cfg: Config, run) -> Trained:
                                          title="Test digits the MLP gets wrong"), "mistakes")
     metrics.update(loop_test_accuracy=loop_acc, gradcheck_rel_error=rel_error, baseline_accuracy=baseline_acc,
                    gain_over_baseline=min(metrics["test_accuracy"], loop_acc) - baseline_acc)
-    return Trained(exports={"model": model}, metrics=metrics, history=training.history_dict(fit))
+    return Trained(exports={"model": model}, metrics=metrics, history=training.history_dict(fit), baselines=baselines)
+
+
+def fit_baselines(data: datasets.Splits, log) -> dict[str, dict[str, float]]:
+    """Nearest centroid and logistic regression on the raw pixels, C chosen on validation."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import NearestCentroid
+
+    from dlbootcamp.baselines import tune
+
+    flat = {s: (getattr(data, s).x.reshape(len(getattr(data, s)), -1), getattr(data, s).y)
+            for s in ("train", "val", "test")}
+    with warnings.catch_warnings():  # constant border pixels: sklearn's note is not the learner's business
+        warnings.simplefilter("ignore", UserWarning)
+        centroid = NearestCentroid().fit(*flat["train"])
+    logistic = tune(lambda c: LogisticRegression(C=c, max_iter=3000), (0.01, 0.1, 1.0, 10.0, 100.0),
+                    flat["train"], flat["val"])
+    log(f"  logistic regression: C = {logistic.params:g} chosen on validation (accuracy {logistic.val_score:.4f})")
+    return {"nearest centroid": {"val_accuracy": float(centroid.score(*flat["val"])),
+                                 "test_accuracy": float(centroid.score(*flat["test"]))},
+            "logistic regression (raw pixels)": {"val_accuracy": logistic.val_score,
+                                                 "test_accuracy": float(logistic.model.score(*flat["test"]))}}
 
 
 # --- evaluate: the same code scores Keras, TFLite and ONNX ----------------------------------------

@@ -93,5 +93,23 @@ def print_summary(folder, record) -> None:
     for b in record["bars"]:
         verdict = "not judged (--quick)" if b["passed"] is None else ("PASSED" if b["passed"] else "FAILED")
         print(f"  {b['metric']} = {b['value']:.4f}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
+    print_baselines(record)
     for note in record["notes"]:
         print(f"  note: {note}")
+
+
+def print_baselines(record) -> None:
+    """The model beside its baselines on the headline metric (and on every other metric they share)."""
+    baselines = record.get("baselines") or {}
+    if not baselines or not record["bars"]:
+        return
+    shared = [m for m in record["metrics"] if any(m in b for b in baselines.values())]
+    head = record["bars"][0]["metric"]
+    shared = ([head] if head in shared else []) + [m for m in shared if m != head]
+    if not shared:
+        return
+    width = max(len("model"), *(len(n) for n in baselines))
+    print(f"  {'held out':<{width}}  " + "  ".join(f"{m:>{max(len(m), 8)}}" for m in shared))
+    for name, values in [("model", record["metrics"]), *baselines.items()]:
+        cells = [f"{values[m]:>{max(len(m), 8)}.4g}" if m in values else f"{'-':>{max(len(m), 8)}}" for m in shared]
+        print(f"  {name:<{width}}  " + "  ".join(cells))
