@@ -110,3 +110,40 @@ class CharNGram:
                 p = (n_hc + self.k * p) / (n_h + self.k)
             total -= np.log2(p).sum()
         return float(total / (rows * (length - 1)))
+
+
+def ppmi_svd_vectors(sequences, vocab_size: int, window: int, dim: int, *, smoothing: float = 0.75,
+                     seed: int = 0):
+    """Count-based word vectors (Levy, Goldberg & Dagan 2015): co-occurrence counts within ``window``
+    words each side, positive pointwise mutual information with context-distribution smoothing,
+    then a truncated SVD to ``dim`` numbers per word (U times the square root of the singular values).
+
+    The classical rival of word2vec: the same corpus and window, no training loop. Ids 0 and 1
+    (padding, unknown) are left out of the counts. Returns an array (vocab_size, dim).
+    """
+    import numpy as np
+    from scipy import sparse
+    from scipy.sparse.linalg import svds
+
+    rows, cols = [], []
+    for seq in sequences:
+        seq = np.asarray(seq, np.int64)
+        for offset in range(1, window + 1):
+            a, b = seq[:-offset], seq[offset:]
+            keep = (a > 1) & (b > 1)
+            rows += [a[keep], b[keep]]
+            cols += [b[keep], a[keep]]
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(vocab_size, vocab_size))
+    counts.sum_duplicates()
+    total = counts.sum()
+    word = np.asarray(counts.sum(axis=1)).ravel()
+    context = np.asarray(counts.sum(axis=0)).ravel() ** smoothing
+    context = context / context.sum()
+    coo = counts.tocoo()
+    pmi = np.log(coo.data * 1.0 / total) - np.log(word[coo.row] / total) - np.log(context[coo.col])
+    keep = pmi > 0
+    ppmi = sparse.csr_matrix((pmi[keep], (coo.row[keep], coo.col[keep])), shape=counts.shape)
+    rng = np.random.default_rng(seed)
+    u, s, _ = svds(ppmi, k=min(dim, vocab_size - 2), v0=rng.uniform(-1, 1, min(ppmi.shape)))
+    return (u * np.sqrt(s)).astype(np.float32)

@@ -52,6 +52,7 @@ LESSON = LessonInfo(
     # int8 may lose at most 0.5 dB of the gain over bicubic against the Keras model.
     quantized_tolerance=0.5,
     distribute=True,
+    baselines=("bicubic",),
 )
 
 
@@ -229,7 +230,8 @@ def train(cfg: Config, run) -> Trained:
     scores = evaluate(training.predict_fn(exported, batch_size=64), data, per_photo=True)
     save_pictures(exported, data, run, scores)
     metrics = {k: v for k, v in scores.items() if not k.startswith("photo:")}
-    return Trained(exports={"model": exported}, metrics=metrics, history=training.history_dict(fit),
+    baselines = {"bicubic": {"test_psnr": metrics["bicubic_psnr"], "psnr_gain_db": 0.0}}
+    return Trained(exports={"model": exported}, metrics=metrics, history=training.history_dict(fit), baselines=baselines,
                    notes=[f"exported model input: a fixed {cfg.tile}x{cfg.tile} low-resolution luma tile; "
                           "resize the TFLite interpreter input for other sizes (see the sidecar)",
                           f"held-out PSNR: ESPCN {metrics['test_psnr']:.2f} dB, bicubic "

@@ -54,6 +54,7 @@ LESSON = LessonInfo(
           Bar("style_reduction", ">=", 10.0), Bar("content_loss", "<=", 0.5)),
     # int8 may lose at most 1.0 of the stylizer's style-loss reduction factor.
     quantized_tolerance=1.0,
+    baselines=("colour transfer",),
 )
 
 
@@ -285,7 +286,16 @@ def train(cfg: Config, run) -> Trained:
                           f"{float(ref_content[0]):.2f} against the content photo",
                           f"on {data.test_names[0]}: stylizer style loss {float(s_ff[0]):.4f} = "
                           f"{float(s_ff[0]) / s_opt:.1f}x the optimised image's {s_opt:.4f}",
-                          f"exported stylizer: fixed {cfg.size}x{cfg.size} RGB input"])
+                          f"exported stylizer: fixed {cfg.size}x{cfg.size} RGB input"],
+                   baselines={"colour transfer": evaluate(lambda x: colour_transfer(x, data.style), data)})
+
+
+def colour_transfer(images: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """The pre-deep-learning baseline (Reinhard et al. 2001, in RGB): give each photo the style image's
+    per-channel mean and spread. It moves the colours and nothing else: no strokes, no texture."""
+    mean, std = images.mean(axis=(1, 2), keepdims=True), images.std(axis=(1, 2), keepdims=True) + 1e-6
+    s_mean, s_std = style.mean(axis=(1, 2), keepdims=True), style.std(axis=(1, 2), keepdims=True)
+    return np.clip((images - mean) / std * s_std + s_mean, 0, 1).astype(np.float32)
 
 
 def save_pictures(data: StyleData, result, stylised, history, run) -> None:

@@ -56,6 +56,7 @@ LESSON = LessonInfo(
     bars=(Bar("conditional_accuracy", ">=", 0.80), Bar("judge_test_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,  # int8 generator: at most 2 points fewer samples judged as asked
     distribute=False,  # the hand-written GAN loop runs on one device
+    baselines=("uniform noise", "real training digits"),
 )
 
 CLASSES = 10
@@ -291,7 +292,10 @@ def train(cfg: Config, run) -> Trained:
              f"DCGAN samples by judged class: {dc_seen.tolist()} (a mode-collapsed GAN would draw few classes)"]
     history = {"cgan_d_loss": c_hist["d_loss"], "cgan_g_loss": c_hist["g_loss"],
                "dcgan_d_loss": dc_hist["d_loss"], "dcgan_g_loss": dc_hist["g_loss"]}
-    return Trained(exports={"model": gen}, metrics=metrics, history=history, notes=notes)
+    # Frechet distance in the judge's feature space: noise is the ceiling, real digits the floor.
+    baselines = {"uniform noise": {"frechet_generated": metrics["frechet_noise"]},
+                 "real training digits": {"frechet_generated": metrics["frechet_real_train"]}}
+    return Trained(exports={"model": gen}, metrics=metrics, history=history, notes=notes, baselines=baselines)
 
 
 # --- pictures ---------------------------------------------------------------------------------------

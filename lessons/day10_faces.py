@@ -24,7 +24,10 @@ classifier's accuracy on 50 lfw_subset windows it never trained on.
 (SimCLR's NT-Xent loss): two random distortions of one photo must land close together and far
 from every other photo in the batch. Held-out faces form the gallery; distorted copies of them
 are the queries, matched to the most similar gallery face (cosine); a raw-pixel matcher on the
-same queries is the baseline. What this cannot show: ``lfw_subset`` has no identity labels, so
+same queries is one baseline; the classical descriptor of Dalal and Triggs (HOG: histograms of
+gradient directions in small cells) is the other, for matching (cosine between descriptors) and
+for the face/non-face classifier (a logistic regression on HOG, tuned on validation). What this
+cannot show: ``lfw_subset`` has no identity labels, so
 top-1 measures *instance* matching - re-finding the same photo under shifts, zoom, rotation,
 flips, lighting and noise - not whether two different photos of one person match (LFW repeats
 some people; a query landing on another photo of the same person counts as a miss here).
@@ -56,6 +59,7 @@ LESSON = LessonInfo(
     bars=(Bar("test_accuracy", ">=", 0.90), Bar("astronaut_iou", ">=", 0.5), Bar("matching_top1", ">=", 0.80)),
     quantized_tolerance=0.02,  # int8 classifier: at most one of the 50 held-out windows more wrong
     distribute=False,  # the contrastive loop is hand-written for one device
+    baselines=("raw pixels", "HOG"),
 )
 
 SIZE = 25  # lfw_subset windows are 25x25
@@ -301,7 +305,31 @@ def train(cfg: Config, run) -> Trained:
     notes = [f"matching is instance matching ({len(data.gallery)} held-out faces, {len(data.queries)} distorted "
              f"queries; raw pixels reach top-1 {metrics['pixel_matching_top1']:.3f}): lfw_subset has no identity "
              f"labels, so recognising a person across photos is not measured"]
-    return Trained(exports={"model": model, "embedder": embedder}, metrics=metrics, history=history, notes=notes)
+    baselines = {"raw pixels": {"matching_top1": metrics["pixel_matching_top1"]}, "HOG": hog_baseline(data, run.log)}
+    return Trained(exports={"model": model, "embedder": embedder}, metrics=metrics, history=history, notes=notes,
+                   baselines=baselines)
+
+
+def hog(windows: np.ndarray) -> np.ndarray:
+    """HOG descriptors (N, D) of 25x25 gray windows: 9 orientations, 5x5-pixel cells, 2x2-cell blocks."""
+    from skimage.feature import hog as skimage_hog
+
+    return np.stack([skimage_hog(w[..., 0], orientations=9, pixels_per_cell=(5, 5), cells_per_block=(2, 2))
+                     for w in windows]).astype(np.float32)
+
+
+def hog_baseline(data: FaceData, log) -> dict[str, float]:
+    """HOG + logistic regression for face/non-face (C chosen on validation), HOG + cosine for matching."""
+    from sklearn.linear_model import LogisticRegression
+
+    from dlbootcamp.baselines import tune
+
+    s = data.splits
+    best = tune(lambda c: LogisticRegression(C=c, max_iter=3000), (0.01, 0.1, 1.0, 10.0),
+                (hog(s.train.x), s.train.y), (hog(s.val.x), s.val.y))
+    log(f"  HOG + logistic regression: C = {best.params:g} chosen on validation (accuracy {best.val_score:.3f})")
+    return {"test_accuracy": float(best.model.score(hog(s.test.x), s.test.y)),
+            "matching_top1": match_top1(hog, data)}
 
 
 # --- pictures -------------------------------------------------------------------------------------

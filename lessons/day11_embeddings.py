@@ -15,6 +15,12 @@ We train **skip-gram with negative sampling** on the King James Bible (Debian ``
   should say whether the pair is real.
 
 The pairs are drawn by a seeded NumPy sampler in the host program, fresh every epoch.
+
+The baseline is the count-based method word2vec is usually compared with: count which words
+appear within the same window, weight the counts by positive pointwise mutual information,
+and compress the table with a truncated SVD to vectors of the same length (Levy, Goldberg and
+Dagan 2015 showed that, tuned alike, the two are close). Same chapters, same window, no
+training loop; its analogy scores sit beside the network's in docs/lessons.md.
 Validation chapters (never trained on) give a validation loss; the embeddings are judged
 with analogies we wrote down (family/gender, singular/plural, verb forms), each asked only
 when all four words are in the vocabulary: the answer must be among the 5 nearest words to
@@ -50,6 +56,7 @@ LESSON = LessonInfo(
              "(family/gender, plural, verb forms), a nearest-neighbour table and a 2-D projection."),
     bars=(Bar("family_gender_top5", ">=", 0.25),),
     quantized_tolerance=0.05,
+    baselines=("PPMI + SVD",),
 )
 
 # Analogy pairs we wrote down; a question a:b :: c:d is made from every two pairs of a section.
@@ -218,8 +225,12 @@ def train(cfg: Config, run) -> Trained:
     vectors = lookup.predict(np.arange(len(data.vocab), dtype=np.int32), verbose=0)
     notes = [f"{w:>10}: {', '.join(ns)}" for w, ns in neighbours(vectors, data.vocab).items()]
     save_pictures(vectors, data.vocab, metrics, run)
+    from dlbootcamp.baselines import ppmi_svd_vectors
+
+    counted = ppmi_svd_vectors(data.train, len(data.vocab), cfg.window, cfg.dim, seed=cfg.seed)
     return Trained(exports={"model": lookup}, metrics=metrics, history=training.history_dict(fit),
-                   notes=["nearest neighbours (cosine):", *notes])
+                   notes=["nearest neighbours (cosine):", *notes],
+                   baselines={"PPMI + SVD": evaluate(lambda ids: counted[ids], data)})
 
 
 # --- evaluate: analogies from the vectors any runtime returns --------------------------------------

@@ -57,6 +57,7 @@ LESSON = LessonInfo(
              "scored with ROUGE against retellings the Bible itself contains, versus lead and random baselines."),
     bars=(Bar("rouge1_gain_over_best_baseline", ">", 0.0),),
     quantized_tolerance=0.01,
+    baselines=("lead", "random", "tf-idf centrality"),
 )
 
 
@@ -198,7 +199,10 @@ def train(cfg: Config, run) -> Trained:
     save_pictures(scored, encoder, data, run)
     summarize = summarizer(training.predict_fn(encoder), data.vocab, cfg.max_len, **data.ranking)
     notes = [f"summarize({data.names[0].split(' ->')[0]}, 0.2): {summarize(' '.join(data.documents[0]), 0.2)[:400]}"]
-    return Trained(exports={"model": encoder}, metrics=metrics, history=training.history_dict(fit), notes=notes)
+    baselines = {name: {"rouge1": metrics[f"{key}_rouge1"], "rouge2": metrics[f"{key}_rouge2"]}
+                 for name, key in (("lead", "lead"), ("random", "random"), ("tf-idf centrality", "tfidf"))}
+    return Trained(exports={"model": encoder}, metrics=metrics, history=training.history_dict(fit), notes=notes,
+                   baselines=baselines)
 
 
 # --- summarise: rank by centrality and position, keep the best, in order -----------------------------

@@ -58,6 +58,7 @@ LESSON = LessonInfo(
              "that a CNN+MLP of the same budget cannot."),
     bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95)),
     quantized_tolerance=0.02,
+    baselines=("CNN+MLP",),
 )
 
 
@@ -223,7 +224,8 @@ def train(cfg: Config, run) -> Trained:
              f"{mlp['non_relational_accuracy']:.1%} (paper: RN 94% relational, CNN+MLP 63%)",
              f"slot k holds colour k's object in {slots['binding']:.1%} of held-out (image, slot) pairs"]
     return Trained(exports={"model": models["relation network"]}, history=history, notes=notes,
-                   metrics={**rn, "slot_binding": slots["binding"], **{f"baseline_{k}": v for k, v in mlp.items()}})
+                   metrics={**rn, "slot_binding": slots["binding"], **{f"baseline_{k}": v for k, v in mlp.items()}},
+                   baselines={"CNN+MLP": mlp})
 
 
 def slot_colours(model: keras.Model, split: datasets.Split) -> dict:
