@@ -81,6 +81,11 @@ class LessonInfo:
     # True when train() builds and compiles its models inside ``with run.scope():`` and trains
     # with model.fit, so ``--distribute`` works (custom loops such as GANs and DQN leave it False).
     distribute: bool = False
+    # True when train() trains through one model.fit that gets ``run.callbacks()``, so
+    # ``dlbootcamp train ID --resume NAME`` can continue a killed run from its last finished
+    # epoch (keras.callbacks.BackupAndRestore). Lessons with their own training loops, or with
+    # several fits, leave it False and refuse --resume.
+    resumable: bool = False
 
     @property
     def metric(self) -> str:

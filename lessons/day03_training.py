@@ -41,6 +41,7 @@ LESSON = LessonInfo(
           Bar("gradcheck_rel_error", "<", 1e-3), Bar("gain_over_baseline", ">", 0.0)),
     quantized_tolerance=0.01,
     # distribute stays False: the hand-written loop steps the optimizer outside strategy.run.
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -40,6 +40,7 @@ LESSON = LessonInfo(
     bars=(Bar("test_accuracy", ">=", 0.90),),
     quantized_tolerance=0.01,
     distribute=True,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

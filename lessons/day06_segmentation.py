@@ -44,6 +44,7 @@ LESSON = LessonInfo(
     # int8 may lose at most 0.02 Dice against the Keras model.
     quantized_tolerance=0.02,
     distribute=True,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -52,6 +52,7 @@ LESSON = LessonInfo(
     # int8 may lose at most 0.5 dB of the gain over bicubic against the Keras model.
     quantized_tolerance=0.5,
     distribute=True,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -50,6 +50,7 @@ LESSON = LessonInfo(
              "(family/gender, plural, verb forms), a nearest-neighbour table and a 2-D projection."),
     bars=(Bar("family_gender_top5", ">=", 0.25),),
     quantized_tolerance=0.05,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 # Analogy pairs we wrote down; a question a:b :: c:d is made from every two pairs of a section.

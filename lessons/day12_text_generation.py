@@ -53,6 +53,7 @@ LESSON = LessonInfo(
              "samples at several temperatures, and a single-step model that generates text on a device."),
     bars=(Bar("test_bits_per_char", "<=", 2.2),),
     quantized_tolerance=0.1,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -61,6 +61,7 @@ LESSON = LessonInfo(
              "export so greedy decoding runs on a device."),
     bars=(Bar("test_exact_match", ">=", 0.95),),
     quantized_tolerance=0.02,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -57,6 +57,7 @@ LESSON = LessonInfo(
              "scored with ROUGE against retellings the Bible itself contains, versus lead and random baselines."),
     bars=(Bar("rouge1_gain_over_best_baseline", ">", 0.0),),
     quantized_tolerance=0.01,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

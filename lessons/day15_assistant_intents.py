@@ -60,6 +60,7 @@ LESSON = LessonInfo(
              "exported model and its vocabulary ships in the sidecar."),
     bars=(Bar("test_accuracy", ">=", 0.90),),
     quantized_tolerance=0.01,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

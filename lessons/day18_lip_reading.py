@@ -59,6 +59,7 @@ LESSON = LessonInfo(
     # int8 may cost up to 5 points of whole-sequence accuracy: measured 0.931 -> 0.906 (per digit 0.975 -> 0.966);
     # the recurrent state is re-quantized at every one of the 24 steps and errors compound.
     quantized_tolerance=0.05,
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 NUM_CLASSES = 11  # ten digits and the CTC blank (index dv.BLANK = 10)

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dlbootcamp {args.command}: error: {exc}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
-            print(f"dlbootcamp {args.command}: interrupted; nothing half-written was kept.", file=sys.stderr)
+            print(f"dlbootcamp {args.command}: interrupted; no run was recorded.", file=sys.stderr)
             return 130
     except BrokenPipeError:
         # The reader went away (`dlbootcamp lessons | head -3`). Python's documented recipe
