@@ -26,14 +26,23 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, help="override the lesson's Config.seed")
 
 
-def run(args) -> int:
+def check(args) -> None:
+    """Every flag, before TensorFlow is imported."""
     from dlbootcamp import registry
-    from dlbootcamp.app.commands.train import config_for, print_summary
+    from dlbootcamp.app.commands.train import check_out, check_overrides
     from dlbootcamp.errors import UserError
 
     registry.entry(args.lesson)
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} is a file; expected a folder for run records.")
+    check_out(args.out)
+    check_overrides(args.lesson, seed=args.seed)
+    if args.runs < 1:
+        raise UserError(f"Invalid --runs {args.runs}: expected a positive number of timed inferences.")
+
+
+def run(args) -> int:
+    from dlbootcamp import registry
+    from dlbootcamp.app.commands.train import config_for, print_summary
+
     module = registry.load(args.lesson)
     cfg = config_for(module, quick=args.quick, seed=args.seed)
 
@@ -52,8 +61,10 @@ def run(args) -> int:
     from dlbootcamp.export import bench
     from dlbootcamp.export import report as reporting
 
-    # The Keras model runs too, as the reference the exports are measured against.
-    artifacts = [folder / "model.keras", *(pathlib.Path(r["path"]) for r in report.rows)]
+    # The Keras models run too, as the reference the exports are measured against. A lesson with
+    # several exports (an encoder and a decoder step) saved each as NAME.keras.
+    models = [folder / (records.MODEL_FILE if n == "model" else f"{n}.keras") for n in record["exports"]]
+    artifacts = [*models, *(pathlib.Path(r["path"]) for r in report.rows)]
     results = bench.run_benchmarks(artifacts, threads=(1,), runs=args.runs, warmup=20, batch=1, progress=True,
                                    prepare_keras=pipeline.register_custom_layers)
     print(f"\n== summary: {args.lesson} ({folder})\n")

@@ -76,6 +76,9 @@ def check(args) -> None:
     if args.name is not None and (not args.name or "/" in args.name or args.name.startswith(".")):
         raise UserError(f"Invalid --name {args.name!r}: expected a folder name without '/' that does not start "
                         f"with '.'.")
+    if args.name and (args.out / args.name).exists():
+        raise UserError(f"Run folder {args.out / args.name} already exists and is never overwritten; "
+                        f"choose another --name or --out.")
 
 
 def check_out(out) -> None:
