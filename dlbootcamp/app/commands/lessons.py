@@ -19,6 +19,7 @@ def run(args) -> int:
         print(json.dumps([{"id": e.info.id, "day": e.info.day, "title": e.info.title, "seeds": e.info.seeds,
                            "topics": e.info.topics, "summary": e.info.summary,
                            "bars": [str(b) for b in e.info.bars], "distribute": e.info.distribute,
+                           "resumable": e.info.resumable,
                            "module": e.module} for e in lessons.values()],
                          indent=2))
         return 0
@@ -28,6 +29,6 @@ def run(args) -> int:
         print(f"{e.info.day:>3}  {e.info.id:<{width}}  {e.info.title}  [{'; '.join(map(str, e.info.bars))}]")
         if args.verbose:
             print(f"{'':>5}{e.info.summary}\n{'':>5}topics: {', '.join(e.info.topics)}; seeds {', '.join(e.info.seeds)}; "
-                  f"--distribute: {'yes' if e.info.distribute else 'no'}")
+                  f"--distribute: {'yes' if e.info.distribute else 'no'}; --resume: {'yes' if e.info.resumable else 'no'}")
     print(f"\n{len(lessons)} lessons. Train one with `dlbootcamp train ID` (add --quick for a smoke run).")
     return 0
