@@ -425,6 +425,10 @@ def killed_run_config(root: pathlib.Path, name_or_path: str) -> tuple[str, dict[
     if not backed_up_epochs(folder):
         raise UserError(f"{folder} has no finished epoch backed up, so there is nothing to continue; delete it and "
                         f"start a new run.")
+    pid = _owner_alive(folder)
+    if pid is not None:
+        raise UserError(f"Run {name!r} is still training{f' (pid {pid})' if pid > 0 else ''}; wait for it or stop it "
+                        f"before resuming.")
     return name, config
 
 
