@@ -87,6 +87,11 @@ class LessonInfo:
     # Where no baseline applies, why (e.g. the bar is a theorem, or the lesson has no task to
     # compare on); empty when ``baselines`` names some.
     no_baseline: str = ""
+    # True when train() trains through one model.fit that gets ``run.callbacks()``, so
+    # ``dlbootcamp train ID --resume NAME`` can continue a killed run from its last finished
+    # epoch (keras.callbacks.BackupAndRestore). Lessons with their own training loops, or with
+    # several fits, leave it False and refuse --resume.
+    resumable: bool = False
 
     @property
     def metric(self) -> str:

@@ -101,3 +101,34 @@ def entry(lesson_id: str) -> Entry:
 def load(lesson_id: str) -> ModuleType:
     """Import a lesson module (this imports TensorFlow and Keras)."""
     return importlib.import_module(entry(lesson_id).module)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigField:
+    """One field of a lesson's Config as written in its source: ``name: annotation = default``."""
+
+    name: str
+    annotation: str  # e.g. "int", "tuple[int, ...]"
+    default: object  # the literal default, or None when it is not a literal
+
+
+def config_fields(lesson_id: str) -> dict[str, ConfigField]:
+    """The fields of lesson ``lesson_id``'s ``Config``, read from its source without importing it.
+
+    What the CLI checks ``--epochs``, ``--seed`` and ``--set`` against before TensorFlow is
+    imported; an empty dict when the module declares no ``class Config`` at top level.
+    """
+    path = entry(lesson_id).path
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Config":
+            fields = {}
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    try:
+                        default = ast.literal_eval(item.value) if item.value is not None else None
+                    except ValueError:
+                        default = None
+                    fields[item.target.id] = ConfigField(item.target.id, ast.unparse(item.annotation), default)
+            return fields
+    return {}

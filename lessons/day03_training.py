@@ -47,6 +47,7 @@ LESSON = LessonInfo(
     quantized_tolerance=0.01,
     baselines=("nearest centroid", "logistic regression (raw pixels)"),
     # distribute stays False: the hand-written loop steps the optimizer outside strategy.run.
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

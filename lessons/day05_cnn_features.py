@@ -41,6 +41,7 @@ LESSON = LessonInfo(
     quantized_tolerance=0.01,
     distribute=True,
     baselines=("logistic regression (raw pixels)",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

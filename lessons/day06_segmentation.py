@@ -51,6 +51,7 @@ LESSON = LessonInfo(
     quantized_tolerance=0.02,
     distribute=True,
     baselines=("threshold + morphology",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

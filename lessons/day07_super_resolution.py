@@ -53,6 +53,7 @@ LESSON = LessonInfo(
     quantized_tolerance=0.5,
     distribute=True,
     baselines=("bicubic",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -57,6 +57,7 @@ LESSON = LessonInfo(
     bars=(Bar("family_gender_top5", ">=", 0.25),),
     quantized_tolerance=0.05,
     baselines=("PPMI + SVD",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 # Analogy pairs we wrote down; a question a:b :: c:d is made from every two pairs of a section.

@@ -64,6 +64,7 @@ LESSON = LessonInfo(
     bars=(Bar("test_bits_per_char", "<=", 2.2),),
     quantized_tolerance=0.1,
     baselines=("character n-gram",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -62,6 +62,7 @@ LESSON = LessonInfo(
     bars=(Bar("test_exact_match", ">=", 0.95),),
     quantized_tolerance=0.02,
     baselines=("dateutil parser",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

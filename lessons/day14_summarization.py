@@ -58,6 +58,7 @@ LESSON = LessonInfo(
     bars=(Bar("rouge1_gain_over_best_baseline", ">", 0.0),),
     quantized_tolerance=0.01,
     baselines=("lead", "random", "tf-idf centrality"),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

@@ -61,6 +61,7 @@ LESSON = LessonInfo(
     bars=(Bar("test_accuracy", ">=", 0.90),),
     quantized_tolerance=0.01,
     baselines=("tf-idf logistic regression",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 

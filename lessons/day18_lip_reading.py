@@ -60,6 +60,7 @@ LESSON = LessonInfo(
     # the recurrent state is re-quantized at every one of the 24 steps and errors compound.
     quantized_tolerance=0.05,
     baselines=("stills + rule",),
+    resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
 NUM_CLASSES = 11  # ten digits and the CTC blank (index dv.BLANK = 10)

@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import pathlib
+import shutil
 
 import pytest
 
@@ -15,6 +16,11 @@ FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte
 needs_fashion_mnist = pytest.mark.skipif(
     not FASHION.exists(),
     reason="Fashion-MNIST offline copy missing: apt-get install dataset-fashion-mnist",
+)
+
+needs_kjv = pytest.mark.skipif(
+    not (shutil.which("bible") and pathlib.Path("/usr/lib/bible.data").exists()),
+    reason="King James Bible corpus missing: apt-get install bible-kjv bible-kjv-text",
 )
 
 

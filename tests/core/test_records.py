@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import os
 import types
 
 import numpy as np
@@ -116,3 +117,48 @@ def test_atomic_write_refuses_to_overwrite_and_cleans_up(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
     atomic.write_json(target, {"a": 3}, overwrite=True)
     assert json.loads(target.read_text()) == {"a": 3}
+
+
+def test_a_generated_name_that_is_taken_gets_a_suffix_and_the_live_run_is_untouched(tmp_path):
+    with records.Run(tmp_path, "same", unique=True) as first:
+        (first.dir / "weights").write_bytes(b"training")
+        with records.Run(tmp_path, "same", unique=True) as second:
+            assert second.name == "same-2" and second.dir.exists()
+        assert (first.dir / "weights").read_bytes() == b"training"  # never taken for a leftover
+        assert first.dir.name == ".same.partial"
+
+
+def test_an_explicit_name_owned_by_a_live_run_is_refused_and_left_alone(tmp_path):
+    with records.Run(tmp_path, "mine") as live:
+        with pytest.raises(UserError, match=rf"A run named 'mine' is training now in .* \(pid {os.getpid()}\)"):
+            records.Run(tmp_path, "mine").__enter__()
+        assert live.dir.exists()
+
+
+def test_dead_leftovers_are_removed_unless_they_can_be_resumed(tmp_path):
+    dead = records.partial_dir(tmp_path, "dead")
+    dead.mkdir()
+    (dead / records.OWNER).write_text("999999\n")  # nobody holds its lock: its process is gone
+    killed = records.partial_dir(tmp_path, "killed")
+    (killed / records.BACKUP / "fit1").mkdir(parents=True)
+    (killed / records.OWNER).write_text("999999\n")
+    (killed / records.BACKUP / "fit1" / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
+    with records.Run(tmp_path, "new", unique=True):
+        pass
+    assert not dead.exists() and killed.exists()
+    assert records.resumable_runs(tmp_path) == [{"run": "killed", "lesson": None, "epochs": 3, "training": False,
+                                                 "path": str(killed)}]
+    with pytest.raises(UserError, match=r"is a killed run that can be resumed with .*--resume killed"):
+        records.Run(tmp_path, "killed").__enter__()
+    with records.Run(tmp_path, "killed", resume=True) as run:
+        assert run.resumed_from_epoch == 3
+
+
+def test_an_interrupted_resumable_run_keeps_its_backup_and_says_how_to_resume(tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        with records.Run(tmp_path, "r", backup=True) as run:
+            (run.backup_dir / "fit1").mkdir(parents=True)
+            (run.backup_dir / "fit1" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+            raise KeyboardInterrupt
+    assert run.kept and records.backed_up_epochs(tmp_path / ".r.partial") == 2
+    assert "--resume r" in capsys.readouterr().err

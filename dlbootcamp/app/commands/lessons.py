@@ -20,6 +20,7 @@ def run(args) -> int:
                            "topics": e.info.topics, "summary": e.info.summary,
                            "bars": [str(b) for b in e.info.bars], "distribute": e.info.distribute,
                            "baselines": list(e.info.baselines), "no_baseline": e.info.no_baseline,
+                           "resumable": e.info.resumable,
                            "module": e.module} for e in lessons.values()],
                          indent=2))
         return 0
@@ -29,7 +30,7 @@ def run(args) -> int:
         print(f"{e.info.day:>3}  {e.info.id:<{width}}  {e.info.title}  [{'; '.join(map(str, e.info.bars))}]")
         if args.verbose:
             print(f"{'':>5}{e.info.summary}\n{'':>5}topics: {', '.join(e.info.topics)}; seeds {', '.join(e.info.seeds)}; "
-                  f"--distribute: {'yes' if e.info.distribute else 'no'}")
+                  f"--distribute: {'yes' if e.info.distribute else 'no'}; --resume: {'yes' if e.info.resumable else 'no'}")
             print(f"{'':>5}baselines: {', '.join(e.info.baselines) if e.info.baselines else 'none (' + e.info.no_baseline + ')'}")
     print(f"\n{len(lessons)} lessons. Train one with `dlbootcamp train ID` (add --quick for a smoke run).")
     return 0

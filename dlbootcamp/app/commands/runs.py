@@ -20,9 +20,15 @@ def run(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; expected the runs folder written by `dlbootcamp train`.")
     rows = [r for r in records.list_runs(args.out) if not args.lesson or r["lesson"] == args.lesson]
+    killed = [r for r in records.resumable_runs(args.out) if not args.lesson or r["lesson"] == args.lesson]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    for k in killed:
+        state = "training now" if k["training"] else f"killed after epoch {k['epochs']}"
+        hint = "" if k["training"] else (f": `dlbootcamp train {k['lesson']} --resume {k['run']} --out {args.out}`, "
+                                         f"or delete {k['path']}")
+        print(f"unfinished: {k['run']} ({k['lesson']}, {state}){hint}")
     if not rows:
         print(f"No recorded runs in {args.out}/. Record one with `dlbootcamp train ID --out {args.out}`.")
         return 0

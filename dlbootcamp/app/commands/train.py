@@ -8,7 +8,12 @@ Train one lesson's model with its Config, evaluate it on held-out data, and reco
 a folder under --out: model.keras, config.json, metrics.json (metric, bar, passed, wall time,
 versions), history.csv, PNG pictures and TensorBoard logs. One line is appended to
 RUNS/index.jsonl. A full run checks the lesson's quality bar; a --quick run only checks that
-the pipeline works and judges nothing."""
+the pipeline works and judges nothing.
+
+Lessons that train with one model.fit back up every finished epoch; if such a run is killed
+or interrupted, its folder is kept as RUNS/.NAME.partial and `--resume NAME` continues it from
+the last finished epoch with its own settings (metrics.json and config.json say `resumed`).
+Two trainings may share a runs folder: names never collide and neither touches the other."""
 EPILOG = """\
 examples:
   dlbootcamp train training --quick            a smoke run in seconds
@@ -16,6 +21,7 @@ examples:
   dlbootcamp train cnn-features --epochs 3 --seed 1 --out /tmp/runs
   dlbootcamp train training --set hidden=128   override any Config field
   dlbootcamp train cnn-features --distribute mirrored   every GPU TensorFlow sees
+  dlbootcamp train cnn-features --resume cnn-features-20260101-120000   continue a killed run
   tensorboard --logdir runs                    look at the curves"""
 
 
@@ -30,7 +36,110 @@ def add_arguments(p):
     p.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
                    help="tf.distribute strategy: mirrored = every GPU (or logical CPU) here; multiworker = the "
                         "cluster in TF_CONFIG (needs --name). Config.batch_size is the global batch.")
+    p.add_argument("--resume", metavar="RUN", help="continue the killed run RUN (its name, or RUNS/.RUN.partial) from "
+                   "its last finished epoch, with its own settings; lessons trained by one model.fit only")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+
+
+def check(args) -> None:
+    """Every flag, before TensorFlow is imported (the lesson's Config is read from its source)."""
+    from dlbootcamp import records, registry
+    from dlbootcamp.errors import UserError
+
+    info = registry.entry(args.lesson).info
+    check_out(args.out)
+    if args.resume:
+        given = [f for f, v in (("--quick", args.quick), ("--epochs", args.epochs is not None),
+                                ("--seed", args.seed is not None), ("--set", args.set), ("--name", args.name)) if v]
+        if given:
+            raise UserError(f"--resume continues a killed run with its own settings; drop {', '.join(given)}.")
+        if not info.resumable:
+            raise UserError(f"Lesson {info.id!r} cannot --resume: its training is not one model.fit with "
+                            f"run.callbacks() (a hand-written loop, or several fits), so there is no epoch backup to "
+                            f"continue from; start a new run without --resume.")
+        if args.distribute == "multiworker":
+            raise UserError("--resume does not apply to --distribute multiworker: restart the same commands and the "
+                            "workers' own backups continue the run.")
+        name, config = records.killed_run_config(args.out, args.resume)
+        if config.get("lesson") != info.id:
+            raise UserError(f"Run {name!r} is a run of lesson {config.get('lesson')!r}, not {info.id!r}; resume it with "
+                            f"`dlbootcamp train {config.get('lesson')} --resume {name}`.")
+    else:
+        check_overrides(args.lesson, epochs=args.epochs, seed=args.seed, sets=args.set)
+    if args.distribute != "none" and not info.distribute:
+        raise UserError(f"Lesson {info.id!r} does not support --distribute (its training loop does not run under "
+                        f"a tf.distribute strategy); train it without --distribute. `dlbootcamp lessons -v` and the "
+                        f"README list the lessons that do.")
+    if args.distribute == "multiworker" and not args.name:
+        raise UserError("--distribute multiworker needs --name NAME, the same on every worker, so that a restarted "
+                        "worker finds its backup and the chief's run folder is known.")
+    if args.name is not None and (not args.name or "/" in args.name or args.name.startswith(".")):
+        raise UserError(f"Invalid --name {args.name!r}: expected a folder name without '/' that does not start "
+                        f"with '.'.")
+    if args.name and (args.out / args.name).exists():
+        raise UserError(f"Run folder {args.out / args.name} already exists and is never overwritten; "
+                        f"choose another --name or --out.")
+
+
+def check_out(out) -> None:
+    from dlbootcamp.errors import UserError
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; expected a folder for run records.")
+
+
+_CONVERT = {"int": int, "float": float, "str": str}
+
+
+def _convert(raw: str, kind: str):
+    """``raw`` as the annotation ``kind`` says (int, float, str, bool, tuple[X, ...]); ValueError otherwise."""
+    kind = kind.replace(" ", "")
+    if kind == "bool":
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(raw)
+        return raw.lower() in ("true", "1")
+    if kind.startswith("tuple[") and kind.endswith("]"):
+        inner = [k for k in kind[6:-1].split(",") if k != "..."]
+        items = raw.split(",")
+        if "..." not in kind and len(items) != len(inner):
+            raise ValueError(raw)
+        return tuple(_convert(v, inner[0] if "..." in kind else k) for v, k in zip(items, inner * len(items)))
+    if kind in _CONVERT:
+        return _CONVERT[kind](raw)
+    raise TypeError(kind)  # an annotation this check does not know: left to config_for
+
+
+def check_overrides(lesson_id: str, *, epochs=None, seed=None, sets=()) -> None:
+    """--epochs, --seed and --set against lesson ``lesson_id``'s Config as its source declares it."""
+    from dlbootcamp import registry
+    from dlbootcamp.errors import UserError
+
+    fields = registry.config_fields(lesson_id)
+    for flag, field, value in (("--epochs", "epochs", epochs), ("--seed", "seed", seed)):
+        if value is None:
+            continue
+        if field not in fields:
+            raise UserError(f"{flag} does not apply to lesson {lesson_id!r}: its Config has no `{field}` field "
+                            f"(fields: {', '.join(fields)}).")
+        if value < (1 if field == "epochs" else 0):
+            raise UserError(f"Invalid {flag} {value}: expected {'a positive' if field == 'epochs' else 'a non-negative'}"
+                            f" integer.")
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise UserError(f"Invalid --set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}.")
+        kind = fields[key].annotation
+        try:
+            _convert(raw, kind)
+        except TypeError:
+            continue
+        except ValueError:
+            raise UserError(f"Invalid --set {item!r}: {key} takes {_article(kind)} (Config default "
+                            f"{fields[key].default!r}).") from None
+
+
+def _article(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def config_for(module, *, quick: bool, epochs=None, seed=None, sets=()):
@@ -65,7 +174,7 @@ def config_for(module, *, quick: bool, epochs=None, seed=None, sets=()):
             else:
                 value = type(current)(raw)
         except ValueError:
-            raise UserError(f"Invalid --set {item!r}: {key} takes a {type(current).__name__} "
+            raise UserError(f"Invalid --set {item!r}: {key} takes {_article(type(current).__name__)} "
                             f"(current value {current!r}).") from None
         changes[key] = value
     return dataclasses.replace(cfg, **changes)
@@ -73,17 +182,25 @@ def config_for(module, *, quick: bool, epochs=None, seed=None, sets=()):
 
 def run(args) -> int:
     from dlbootcamp import registry
+
+    module = registry.load(args.lesson)
+    from dlbootcamp import lesson as lesson_contract
+    from dlbootcamp import records
     from dlbootcamp.errors import UserError
 
-    registry.entry(args.lesson)  # unknown ids fail before TensorFlow is imported
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} is a file; expected a folder for run records.")
-    module = registry.load(args.lesson)
-    cfg = config_for(module, quick=args.quick, epochs=args.epochs, seed=args.seed, sets=args.set)
-    from dlbootcamp import records
-
-    folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick, name=args.name,
-                                          verbose=not args.quiet, distribute=args.distribute)
+    if args.resume:
+        name, config = records.killed_run_config(args.out, args.resume)
+        try:
+            cfg = lesson_contract.config_from_dict(module.Config, config["config"])
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"The killed run {name!r} does not match lesson {args.lesson!r}'s Config ({exc}); it was "
+                            f"made with another version of the lesson: start a new run.") from None
+        folder, record = records.train_lesson(module, cfg, out=args.out, quick=bool(config.get("quick")),
+                                              resume=name, verbose=not args.quiet, distribute=args.distribute)
+    else:
+        cfg = config_for(module, quick=args.quick, epochs=args.epochs, seed=args.seed, sets=args.set)
+        folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick, name=args.name,
+                                              verbose=not args.quiet, distribute=args.distribute)
     print_summary(folder, record)
     return 0 if record["passed"] is not False else 1
 
@@ -93,6 +210,8 @@ def print_summary(folder, record) -> None:
     for b in record["bars"]:
         verdict = "not judged (--quick)" if b["passed"] is None else ("PASSED" if b["passed"] else "FAILED")
         print(f"  {b['metric']} = {b['value']:.4f}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
+    if record.get("resumed"):
+        print(f"  resumed after epoch {record['resumed']['from_epoch']} (the epochs before were trained by the killed run)")
     print_baselines(record)
     for note in record["notes"]:
         print(f"  note: {note}")
