@@ -47,7 +47,19 @@ def quick_train(module, tmp_path_factory):
     cfg = module.Config.quick()
     folder, record = records.train_lesson(module, cfg, out=tmp_path_factory.mktemp("runs"), quick=True,
                                           name="q", verbose=False)
+    assert_baselines_recorded(module.LESSON, folder)
     return cfg, folder, record
+
+
+def assert_baselines_recorded(info, folder):
+    """metrics.json holds every baseline the lesson declares, each with finite held-out numbers."""
+    import json
+    import math
+
+    baselines = json.loads((folder / "metrics.json").read_text())["baselines"]
+    assert list(baselines) == list(info.baselines), (info.id, list(baselines))
+    for name, values in baselines.items():
+        assert values and all(isinstance(v, float) and math.isfinite(v) for v in values.values()), (name, values)
 
 
 def quick_cli_run(lesson_id: str, tmp_path_factory):
@@ -56,6 +68,9 @@ def quick_cli_run(lesson_id: str, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs")
     assert main(["train", lesson_id, "--quick", "--out", str(out), "--name", "q", "--quiet"]) == 0
+    from dlbootcamp import registry
+
+    assert_baselines_recorded(registry.entry(lesson_id).info, out / "q")
     return out / "q"
 
 

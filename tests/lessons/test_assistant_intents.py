@@ -107,6 +107,9 @@ def test_quick_run_saves_the_model_and_a_confusion_matrix(quick_run):
     assert record["passed"] is None
     assert 0.0 <= record["metrics"]["test_accuracy"] <= 1.0
     assert record["notes"][0].startswith("held-out templates mostly missed:")
+    # the bag-of-words baseline is scored on the same held-out templates, tuned on validation
+    tfidf = record["baselines"]["tf-idf logistic regression"]
+    assert 0.0 <= tfidf["test_accuracy"] <= 1.0 and 0.0 <= tfidf["val_accuracy"] <= 1.0
 
 
 def test_export_parity_and_device_feeding_from_the_sidecar_vocabulary(quick_run, tmp_path):

@@ -126,6 +126,9 @@ def test_quick_run_records_metrics_neighbours_and_pictures(quick_run):
         assert 0.0 <= record["metrics"][f"{section}_top5"] <= 1.0
     assert record["metrics"]["family_gender_questions"] >= 2
     assert any(n.strip().startswith("king:") for n in record["notes"])
+    counted = record["baselines"]["PPMI + SVD"]
+    assert set(counted) == {k for k in record["metrics"] if k.endswith(("_top5", "_questions"))}
+    assert counted["family_gender_questions"] == record["metrics"]["family_gender_questions"]  # the same questions
 
 
 @needs_kjv

@@ -109,6 +109,8 @@ def test_quick_run_saves_encoder_decoder_step_and_attention_map(quick_run):
     assert record["passed"] is None and record["exports"] == ["decoder_step", "encoder"]
     assert 0.0 <= record["metrics"]["test_exact_match"] <= record["metrics"]["test_char_accuracy"] <= 1.0
     assert any(n.startswith("hardest format:") for n in record["notes"])
+    # dateutil reads most formats; it cannot know the generator's century for two-digit years
+    assert 0.5 < record["baselines"]["dateutil parser"]["test_exact_match"] < 1.0
 
 
 def _device_translate(folder, quantization: str, sentence: str):
