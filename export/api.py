@@ -40,7 +40,9 @@ from dlbootcamp.errors import ExportError, UserError
 
 FORMATS = ("tflite", "onnx")
 QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
-REPORT_FILE = "export-report.json"
+INT8 = ("int8",)  # the quantizations that need calibration data
+REPORT_SUFFIX = ".export-report.json"  # NAME.export-report.json: two models exported into one folder don't collide
+REPORT_FILE = "export-report.json"  # the name before reports were named per model; still read
 REPORT_SCHEMA = "dlbootcamp.export-report/1"
 GENERATED_SAMPLES = 64  # parity inputs generated from the input spec when no data is given
 
@@ -81,7 +83,12 @@ def planned_files(out_dir, names, formats, quantizations) -> list[pathlib.Path]:
     for name, fmt, q in plan(names, formats, quantizations):
         path = out_dir / artifact_name(name, fmt, q)
         files += [path, pathlib.Path(f"{path}.json")]
-    return files + [out_dir / REPORT_FILE]
+    return files + [out_dir / report_name(names)]
+
+
+def report_name(names) -> str:
+    """``model.export-report.json``; ``encoder+decoder.export-report.json`` for a lesson's several models."""
+    return "+".join(names) + REPORT_SUFFIX
 
 
 def refuse_overwrite(files: list[pathlib.Path]) -> None:
@@ -136,7 +143,9 @@ class ExportReport:
                 "created": _dt.datetime.now().isoformat(timespec="seconds"), "versions": envinfo.versions()}
 
     def write(self, path=None, *, overwrite: bool = False) -> pathlib.Path:
-        self.path = atomic.write_json(path or self.out_dir / REPORT_FILE, self.to_dict(), overwrite=overwrite)
+        names = list(dict.fromkeys(r["name"] for r in self.rows))
+        default = self.out_dir / (report_name(names) if names else REPORT_FILE)
+        self.path = atomic.write_json(path or default, self.to_dict(), overwrite=overwrite)
         return self.path
 
     def table(self) -> str:
@@ -260,7 +269,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
                       higher_is_better: bool = True, quantized_tolerance: float = 0.01,
                       formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
                       lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
-                      log: Callable[[str], None] | None = None) -> ExportReport:
+                      log: Callable[[str], None] | None = None, notes: list[str] | None = None) -> ExportReport:
     """Export ``models`` (a keras.Model, or a dict name -> keras.Model) and verify every artifact.
 
     inputs: held-out model inputs for the parity check (an array, a list in ``model.inputs``
@@ -276,6 +285,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     t0 = time.perf_counter()
     log = log or (lambda message: None)
     models = models if isinstance(models, dict) else {models.name: models}
+    models = {n: serving.exportable(m) for n, m in models.items()}
     names = list(models)
     formats = parse_choices(formats, FORMATS, "--to")
     quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
@@ -292,7 +302,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
         raise ExportError("int8 quantization needs calibration data (representative model inputs) and none was "
                           "given; pass --calibration FILE.npz with a few hundred real inputs, or leave int8 out of "
                           "--quantize.")
-    notes = []
+    notes = list(notes or [])
     for n in names:
         if parity[n] is None:
             parity[n] = generated_inputs(models[n], sigs[n], like=calib[n])
@@ -328,6 +338,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
             _judge(item)
     _size_ratios(built, models)
     failures = [f for item in built for f in item.failures]
+    notes += [f"{item.path.name}: {item.row['batch_note']}" for item in built if item.row.get("batch_note")]
     unverified = [item.path.name for item in built if item.row["passed"] is None]
     if unverified:
         notes.append(f"not verified (needs the Flex delegate, which standalone LiteRT lacks): {', '.join(unverified)}")
@@ -346,7 +357,7 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
 
     row = {"name": name, "format": fmt, "quantization": q, "path": str(path), "size_bytes": None,
            "size_ratio": None, "max_abs_error": None, "max_rel_error": None, "top1_agreement": None,
-           "second_batch_max_abs_error": None, "metric": None, "metric_value": None,
+           "second_batch_max_abs_error": None, "parity_at_batch": None, "batch_note": None, "metric": None, "metric_value": None,
            "reference_metric_value": None, "tolerance": None, "judged_by": None, "passed": False,
            "changes": [], "batch_fixed": None, "runtime": None, "outputs": [], "error": None,
            "sidecar": f"{path}.json"}
@@ -387,7 +398,7 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
 def _parity(item: _Built, runner, sig, inputs, reference) -> None:
     """Run the artifact on ``inputs``, compare with Keras' ``reference`` outputs, check fp32/fp16.
 
-    fp32 artifacts with a dynamic batch run a second time in batches of ``verify.SECOND_BATCH``
+    fp32 artifacts run again at batch 1 and, with a dynamic batch, in batches of ``verify.SECOND_BATCH``
     (keras' onnx_test recipe); that failure is reported only when the first check passed.
     """
     from dlbootcamp.export import verify
@@ -401,12 +412,25 @@ def _parity(item: _Built, runner, sig, inputs, reference) -> None:
     if q not in verify.ATOL:
         return
     failures = verify.judge_exact(item.path.name, q, item.diffs)
-    if q == "fp32" and runner.batch_fixed is None and len(inputs[0]) > verify.SECOND_BATCH:
+    if q != "fp32":
+        item.failures += failures
+        return
+    # keras' onnx_test recipe: the same inputs again at batch 1 and at another batch size
+    k = min(len(inputs[0]), verify.BATCH_ONE_SAMPLES)
+    ones = verify.compare_all(names, [r[:k] for r in reference], item.predict([x[:k] for x in inputs], chunk_size=1),
+                              verify.ATOL[q])
+    row["parity_at_batch"] = {"1": max(d.max_abs_error for d in ones), str(verify.SECOND_BATCH): None}
+    failures = failures or verify.judge_exact(item.path.name, q, ones, where=" at batch 1")
+    if runner.batch_fixed is None and len(inputs[0]) > verify.SECOND_BATCH:
         again = verify.compare_all(names, reference, item.predict(inputs, chunk_size=verify.SECOND_BATCH),
                                    verify.ATOL[q])
         row["second_batch_max_abs_error"] = max(d.max_abs_error for d in again)
+        row["parity_at_batch"][str(verify.SECOND_BATCH)] = row["second_batch_max_abs_error"]
         failures = failures or verify.judge_exact(item.path.name, q, again,
                                                   where=f" in batches of {verify.SECOND_BATCH}")
+    elif runner.batch_fixed is not None:
+        row["batch_note"] = (f"batch fixed to {runner.batch_fixed} (a recurrent loop needs a static batch): parity "
+                             f"checked at batch {runner.batch_fixed} only")
     item.failures += failures
 
 
@@ -487,18 +511,27 @@ def _size_ratios(built: list[_Built], models) -> None:
 # --- the CLI's two other cases: a bare .keras file, and one artifact ---------------------------------
 
 def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=None, formats=FORMATS,
-                      quantizations=QUANTIZATIONS, force: bool = False, unsafe: bool = False,
+                      quantizations=None, force: bool = False, unsafe: bool = False,
                       allow_flex: bool = False, log=None) -> ExportReport:
     """Export a .keras file: no lesson, so no metric; parity on ``inputs_npz`` or generated inputs.
 
-    The default ``out_dir`` is ``export/`` beside the file. int8 needs ``calibration_npz``.
+    The default ``out_dir`` is ``export/`` beside the file. ``quantizations=None`` means all of
+    them, int8 only when ``calibration_npz`` is given (else skipped, with a note saying how to
+    get it); int8 asked for by name without ``calibration_npz`` is an error.
     """
     from dlbootcamp.export import keras_io
 
     path = keras_io.check_keras_path(path)
     formats = parse_choices(formats, FORMATS, "--to")
-    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
-    if "int8" in quantizations and calibration_npz is None:
+    skipped_int8 = []
+    if quantizations is None:
+        quantizations = QUANTIZATIONS if "tflite" in formats else ()
+        if calibration_npz is None:
+            skipped_int8 = [q for q in quantizations if q in INT8]
+            quantizations = tuple(q for q in quantizations if q not in INT8)
+    else:
+        quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    if any(q in INT8 for q in quantizations) and calibration_npz is None:
         raise UserError(f"int8 quantization of {path.name} needs calibration data: pass --calibration FILE.npz "
                         f"with a few hundred representative inputs (one array per model input), or leave int8 out "
                         f"of --quantize.")
@@ -513,9 +546,15 @@ def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=No
     inputs = keras_io.read_npz(inputs_npz, names, flag="--inputs") if inputs_npz is not None else None
     calibration = keras_io.read_npz(calibration_npz, names, flag="--calibration") \
         if calibration_npz is not None else None
+    notes = []
+    if skipped_int8:
+        notes.append(f"{' and '.join(artifact_name(name, 'tflite', q) for q in skipped_int8)} not written: int8 "
+                     f"needs calibration data; pass --calibration FILE.npz with a few hundred representative inputs")
+        if log:
+            log(f"note: {notes[-1]}")
     return export_and_verify({name: model}, out_dir, inputs=inputs, calibration=calibration, formats=formats,
                              quantizations=quantizations, source=str(path), force=force, allow_flex=allow_flex,
-                             log=log)
+                             log=log, notes=notes)
 
 
 def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = False, seed: int = 0) -> ExportReport:
@@ -532,7 +571,7 @@ def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = Fals
         meta = device_bench.read_sidecar(str(artifact)) or {}
     except device_bench.ArtifactError as exc:
         raise ExportError(str(exc)) from None
-    model = keras_io.load_model(reference, unsafe=unsafe)
+    model = serving.exportable(keras_io.load_model(reference, unsafe=unsafe))
     sig = serving.signature(model)
     q = meta.get("quantization") or next((q for q in QUANTIZATIONS if artifact.name.endswith(f".{q}.tflite")), "fp32")
     fmt = "onnx" if artifact.suffix == ".onnx" else "tflite"

@@ -181,6 +181,7 @@ def convert(model, quantization: str = "fp32", *, calibration=None, allow_flex: 
     """
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"Unknown TFLite quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}.")
+    model = serving.exportable(model)
     sig = serving.signature(model)
     if quantization == "int8":
         calibration = _check_calibration(calibration, sig)

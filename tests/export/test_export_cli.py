@@ -51,7 +51,7 @@ def test_export_of_a_quick_training_run_writes_five_checked_artifacts(cli, quick
     export = quick_run / "export"
     for name in ARTIFACTS:
         assert (export / name).is_file() and (export / f"{name}.json").is_file()
-    report = json.loads((export / "export-report.json").read_text())
+    report = json.loads((export / "model.export-report.json").read_text())
     assert report["passed"] and report["lesson"] == "training" and report["metric"] == "test_accuracy"
     rows = {os.path.basename(r["path"]): r for r in report["rows"]}
     assert set(rows) == set(ARTIFACTS) and all(r["passed"] for r in rows.values())
@@ -170,11 +170,33 @@ def test_choice_errors(cli, keras_file):
                                "comma-separated list of fp32, fp16, dynamic, int8.")
 
 
-def test_int8_of_a_keras_file_needs_calibration(cli, keras_file, tmp_path):
-    code, _, err = cli("export", keras_file, "--out", tmp_path)
+def test_keras_file_without_calibration_skips_int8_with_a_note(cli, keras_file, tmp_path):
+    code, out, err = cli("export", keras_file, "--out", tmp_path)
+    assert code == 0, err
+    note = ("tiny.int8.tflite not written: int8 needs calibration data; pass --calibration FILE.npz with a few "
+            "hundred representative inputs")
+    assert f"note: {note}" in err and f"note: {note}" in out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".tflite", ".onnx")) == [
+        "tiny.dynamic.tflite", "tiny.fp16.tflite", "tiny.fp32.tflite", "tiny.onnx"]
+    report = json.loads((tmp_path / "tiny.export-report.json").read_text())
+    assert report["passed"] and note in report["notes"]
+
+
+def test_int8_asked_for_without_calibration_is_refused(cli, keras_file, tmp_path):
+    code, _, err = cli("export", keras_file, "--out", tmp_path, "--quantize", "fp32,int8")
     _one_line_error(code, err, "dlbootcamp export: error: int8 quantization of tiny.keras needs calibration data: "
                                "pass --calibration FILE.npz with a few hundred representative inputs")
     assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_two_models_exported_into_one_folder_do_not_collide(cli, keras_file, tmp_path):
+    other = tmp_path / "other.keras"
+    other.write_bytes(keras_file.read_bytes())
+    for source in (keras_file, other):
+        code, _, err = cli("export", source, "--out", tmp_path / "out", "--to", "onnx")
+        assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.export-report.json")) == [
+        "other.export-report.json", "tiny.export-report.json"]
 
 
 def test_npz_errors(cli, keras_file, tmp_path):
