@@ -12,12 +12,12 @@ For every model and every (format, quantization) pair it
 
 1. converts (``tflite.convert`` / ``onnx.convert``), built-in ops only;
 2. writes the artifact and its sidecar under a temporary name, renamed when complete
-   (``OUT/NAME.{fp32,fp16,dynamic,int8}.tflite``, ``OUT/NAME.onnx``, each with ``.json``);
+   (``OUT/NAME.{fp32,fp16,dynamic,int8,int8-full}.tflite``, ``OUT/NAME.onnx``, each with ``.json``);
 3. loads it back in its own runtime and runs it on held-out inputs (``verify``);
 4. scores it with the caller's metric, when there is one, exactly as the Keras model is scored;
 
 then judges every row (``verify``'s docstring has the rules), writes
-``OUT/export-report.json`` and returns an :class:`ExportReport`. Nothing existing is
+``OUT/NAME.export-report.json`` and returns an :class:`ExportReport`. Nothing existing is
 overwritten unless ``force=True``; every file that would be is checked before any work starts.
 
 The export layer knows nothing about lessons: ``dlbootcamp.app.pipeline`` feeds it a lesson's
@@ -38,9 +38,9 @@ import numpy as np
 from dlbootcamp import atomic
 from dlbootcamp.errors import ExportError, UserError
 
-FORMATS = ("tflite", "onnx")
-QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
-INT8 = ("int8",)  # the quantizations that need calibration data
+from dlbootcamp.export.device_bench import CALIBRATED, FORMATS, QUANTIZATIONS  # noqa: F401 (re-exported)
+
+QUANTIZED = ("dynamic", *CALIBRATED)  # judged by the caller's metric (or top-1 / spread error), not by atol
 REPORT_SUFFIX = ".export-report.json"  # NAME.export-report.json: two models exported into one folder don't collide
 REPORT_FILE = "export-report.json"  # the name before reports were named per model; still read
 REPORT_SCHEMA = "dlbootcamp.export-report/1"
@@ -49,8 +49,16 @@ GENERATED_SAMPLES = 64  # parity inputs generated from the input spec when no da
 
 # --- choices ------------------------------------------------------------------------------------
 
+class Choices(tuple):
+    """A checked tuple of choices; ``parse_choices`` hands it back as is, so each call parses its flags once."""
+
+    allowed: tuple[str, ...] = ()
+
+
 def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
     """``"tflite,onnx"`` (or a sequence) -> a checked tuple in the order of ``allowed``."""
+    if isinstance(text, Choices) and text.allowed == tuple(allowed):
+        return text
     items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
     unknown = [s for s in items if s not in allowed]
     expected = f"expected a comma-separated list of {', '.join(allowed)}."
@@ -59,7 +67,9 @@ def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
     if unknown:
         raise UserError(f"Invalid {flag} {','.join(items)}: unknown {'name' if len(unknown) == 1 else 'names'} "
                         f"{', '.join(map(repr, unknown))}; {expected}")
-    return tuple(a for a in allowed if a in items)
+    parsed = Choices(a for a in allowed if a in items)
+    parsed.allowed = tuple(allowed)
+    return parsed
 
 
 def artifact_name(name: str, fmt: str, quantization: str) -> str:
@@ -298,7 +308,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
               for n, v in _per_model(inputs, names, "Parity inputs").items()}
     calib = {n: _as_list(v, sigs[n], n, "Calibration data")
              for n, v in _per_model(calibration, names, "Calibration data").items()}
-    if "int8" in quantizations and any(calib[n] is None for n in names):
+    if any(q in CALIBRATED for q in quantizations) and any(calib[n] is None for n in names):
         raise ExportError("int8 quantization needs calibration data (representative model inputs) and none was "
                           "given; pass --calibration FILE.npz with a few hundred real inputs, or leave int8 out of "
                           "--quantize.")
@@ -473,7 +483,7 @@ def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_
                 item.row["other_metrics"] = others
                 item.row["reference_other_metrics"] = {k: float(reference_metrics[k]) for k in others
                                                        if isinstance(reference_metrics.get(k), (int, float))}
-            if q in ("dynamic", "int8"):
+            if q in QUANTIZED:
                 item.row["tolerance"], item.row["judged_by"] = tolerance, f"{metric} within {tolerance:g} of Keras"
                 item.failures += verify.judge_metric(item.path.name, metric, value, reference, tolerance,
                                                      higher_is_better)
@@ -527,11 +537,11 @@ def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=No
     if quantizations is None:
         quantizations = QUANTIZATIONS if "tflite" in formats else ()
         if calibration_npz is None:
-            skipped_int8 = [q for q in quantizations if q in INT8]
-            quantizations = tuple(q for q in quantizations if q not in INT8)
+            skipped_int8 = [q for q in quantizations if q in CALIBRATED]
+            quantizations = tuple(q for q in quantizations if q not in CALIBRATED)
     else:
         quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
-    if any(q in INT8 for q in quantizations) and calibration_npz is None:
+    if any(q in CALIBRATED for q in quantizations) and calibration_npz is None:
         raise UserError(f"int8 quantization of {path.name} needs calibration data: pass --calibration FILE.npz "
                         f"with a few hundred representative inputs (one array per model input), or leave int8 out "
                         f"of --quantize.")
@@ -573,7 +583,7 @@ def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = Fals
         raise ExportError(str(exc)) from None
     model = serving.exportable(keras_io.load_model(reference, unsafe=unsafe))
     sig = serving.signature(model)
-    q = meta.get("quantization") or next((q for q in QUANTIZATIONS if artifact.name.endswith(f".{q}.tflite")), "fp32")
+    q = device_bench.guess_quantization(str(artifact), meta) or "fp32"
     fmt = "onnx" if artifact.suffix == ".onnx" else "tflite"
     names = [t.name for t in sig.inputs]
     if inputs_npz is not None:

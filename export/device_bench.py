@@ -74,6 +74,10 @@ RESULT_FIELDS = ("artifact", "name", "format", "variant", "quantization", "lesso
                  "rss_growth_mb", "process_peak_rss_mb", "stopped_by_max_secs", "source", "machine")
 LATENCY_FIELDS = ("min", "p50", "p90", "p99", "max", "mean", "std")
 SIDECAR_SCHEMA = "dlbootcamp.sidecar/1"
+# What the exporter writes, defined once here (this file is the one every other module may import):
+FORMATS = ("tflite", "onnx")  # ONNX is float32 only
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8", "int8-full")  # TFLite variants, artifact NAME.QUANT.tflite
+CALIBRATED = ("int8", "int8-full")  # variants that need calibration data (int8: float I/O; int8-full: int8 I/O)
 RUNTIME_PACKAGES = {
     ".tflite": "ai-edge-litert (pip install ai-edge-litert) or tflite-runtime",
     ".onnx": "onnxruntime (pip install onnxruntime)",
@@ -646,7 +650,7 @@ def guess_quantization(path: str, sidecar: dict | None) -> str | None:
     if sidecar and sidecar.get("quantization"):
         return str(sidecar["quantization"])
     parts = os.path.basename(path).lower().split(".")[1:-1]
-    for q in ("fp32", "fp16", "dynamic", "int8"):
+    for q in QUANTIZATIONS:
         if q in parts:
             return q
     return None

@@ -184,7 +184,7 @@ def _fmt(x, nd=4) -> str:
 
 def _sort_key(r: dict):
     order = {"keras": 0, "tflite": 1, "onnx": 2}
-    quant = {"fp32": 0, "fp16": 1, "dynamic": 2, "int8": 3}
+    quant = {q: i for i, q in enumerate(db.QUANTIZATIONS)}
     return (r.get("lesson") or "", r.get("batch") or 1, r.get("threads") or 0, order.get(r.get("format"), 9),
             r.get("variant") or "", quant.get(r.get("quantization"), 9), r.get("source") or "")
 

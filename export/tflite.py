@@ -1,14 +1,18 @@
-"""Convert a Keras model to TensorFlow Lite, in four precisions, with built-in ops only.
+"""Convert a Keras model to TensorFlow Lite, in five variants, with built-in ops only.
 
-Four quantization modes (``QUANTIZATIONS``), from the TFLite post-training guide:
+Five quantization modes (``QUANTIZATIONS``), from the TFLite post-training guide:
 
 - ``fp32``: the float model as is; the parity reference for the others.
 - ``fp16``: weights stored as float16 (half the size), computed in float32 on a CPU.
 - ``dynamic``: dynamic-range quantization: weights stored as int8, activations quantized on
   the fly where a kernel supports it. No calibration data needed; about 4x smaller.
-- ``int8``: full-integer quantization: weights *and* activations int8, scales calibrated on
-  representative inputs, and int8 input/output tensors so that a microcontroller or an NPU
-  never touches a float. Integer inputs (token ids) stay integers.
+- ``int8``: integer quantization with a float interface: weights *and* activations int8, scales
+  calibrated on representative inputs, float32 input and output tensors (a quantize op in, a
+  dequantize op out), which is what an app feeding floats wants: inputs beyond the
+  calibration range are not clipped on the way in.
+- ``int8-full``: the same with int8 input/output tensors (``NAME.int8-full.tflite``), so that a
+  microcontroller or an NPU never touches a float; the device quantizes with the sidecar's
+  scale and zero point. Integer inputs (token ids) stay integers in both.
 
 What makes an artifact *deployable* rather than merely converted:
 
@@ -37,8 +41,8 @@ import numpy as np
 
 from dlbootcamp.errors import ExportError
 from dlbootcamp.export import serving
+from dlbootcamp.export.device_bench import CALIBRATED, QUANTIZATIONS  # defined once, there
 
-QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 CALIBRATION_SAMPLES = 200  # representative inputs used to calibrate int8 (the TFLite guide: 100-500)
 
 
@@ -76,7 +80,7 @@ def _converter(function, quantization: str, calibration, sig: serving.Signature,
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantization == "int8":
+    elif quantization in CALIBRATED:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _representative(calibration, sig)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -84,9 +88,10 @@ def _converter(function, quantization: str, calibration, sig: serving.Signature,
         # convolutions): every int8 runtime (TFLite Micro, NPU delegates) has that kernel, and a small
         # MLP does not carry 12 bytes of scale + zero point per output unit (~20% of its file).
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-        if any(not t.is_integer for t in sig.inputs):
-            converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if quantization == "int8-full":
+            if any(not t.is_integer for t in sig.inputs):
+                converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     if flex:
         ops = [*ops, tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     converter.target_spec.supported_ops = ops
@@ -150,7 +155,7 @@ def _run(converter) -> bytes:
 def _candidates(model, sig: serving.Signature, recurrent: list[str], quantization: str):
     """(model, signature, changes) to try in order: as is, batch 1, unrolled with batch 1.
 
-    int8 goes straight to the unrolled copy: TF 2.21's calibrator crashes the process
+    int8 (both interfaces) goes straight to the unrolled copy: TF 2.21's calibrator crashes the process
     (a segfault in ``calibrator._feed_tensors``) on a model with a WHILE loop.
     """
     fixed = sig.with_batch(1) if sig.batch_dynamic else sig
@@ -161,12 +166,12 @@ def _candidates(model, sig: serving.Signature, recurrent: list[str], quantizatio
         if sig.batch_dynamic:
             yield model, fixed, ["batch fixed to 1 (a loop in the model needs static shapes)"]
         return
-    if quantization != "int8":
+    if quantization not in CALIBRATED:
         yield model, fixed, pinned
     try:
         copy = serving.unrolled(model)
     except ValueError as exc:
-        if quantization == "int8":
+        if quantization in CALIBRATED:
             raise ExportError(f"int8 quantization of model {model.name!r} needs its recurrent layers unrolled, and "
                               f"{exc}; export fp32/fp16/dynamic instead.") from None
         return
@@ -183,7 +188,7 @@ def convert(model, quantization: str = "fp32", *, calibration=None, allow_flex: 
         raise ExportError(f"Unknown TFLite quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}.")
     model = serving.exportable(model)
     sig = serving.signature(model)
-    if quantization == "int8":
+    if quantization in CALIBRATED:
         calibration = _check_calibration(calibration, sig)
     recurrent = serving.recurrent_layers(model)
     tf_ops: list[str] = []

@@ -7,7 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite", "model.onnx")
+ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite",
+             "model.int8-full.tflite", "model.onnx")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def _one_line_error(code, err, expected_start):
 
 # --- the main path: a run folder -------------------------------------------------------------------
 
-def test_export_of_a_quick_training_run_writes_five_checked_artifacts(cli, quick_run):
+def test_export_of_a_quick_training_run_writes_six_checked_artifacts(cli, quick_run):
     code, out, err = cli("export", quick_run)
     assert code == 0, err
     export = quick_run / "export"
@@ -58,9 +59,12 @@ def test_export_of_a_quick_training_run_writes_five_checked_artifacts(cli, quick
     assert rows["model.fp32.tflite"]["max_abs_error"] <= 1e-4 and rows["model.onnx"]["max_abs_error"] <= 1e-4
     assert rows["model.int8.tflite"]["metric_value"] is not None
     assert rows["model.int8.tflite"]["size_ratio"] < 0.6
-    sidecar = json.loads((export / "model.int8.tflite.json").read_text())
+    assert rows["model.int8-full.tflite"]["metric_value"] is not None  # both int8 interfaces: the lesson's metric
+    sidecar = json.loads((export / "model.int8-full.tflite.json").read_text())
     assert sidecar["lesson"] == "training" and sidecar["labels"] == [str(d) for d in range(10)]
     assert sidecar["inputs"][0]["dtype"] == "int8" and sidecar["inputs"][0]["range"] == [0.0, 1.0]
+    float_interface = json.loads((export / "model.int8.tflite.json").read_text())
+    assert float_interface["inputs"][0]["dtype"] == "float32" and float_interface["outputs"][0]["dtype"] == "float32"
     header = out.splitlines()[0].split()
     assert header == ["artifact", "format", "quant", "size", "x", "fp32", "max", "abs", "err", "top-1", "metric",
                       "passed"]
@@ -68,7 +72,7 @@ def test_export_of_a_quick_training_run_writes_five_checked_artifacts(cli, quick
 
     # A second export to the same place is refused, and --force replaces it.
     code, _, err = cli("export", quick_run)
-    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 10 "
+    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 12 "
                                f"more) and would be overwritten; choose another --out folder or pass --force")
     code, _, err = cli("export", quick_run, "--to", "onnx", "--force", "--json")
     assert code == 0, err
@@ -164,17 +168,17 @@ def test_choice_errors(cli, keras_file):
                                "expected a comma-separated list of tflite, onnx.")
     code, _, err = cli("export", keras_file, "--quantize", "fp32,int4,bf16")
     _one_line_error(code, err, "dlbootcamp export: error: Invalid --quantize fp32,int4,bf16: unknown names 'int4', "
-                               "'bf16'; expected a comma-separated list of fp32, fp16, dynamic, int8.")
+                               "'bf16'; expected a comma-separated list of fp32, fp16, dynamic, int8, int8-full.")
     code, _, err = cli("export", keras_file, "--quantize", " , ")
     _one_line_error(code, err, "dlbootcamp export: error: Invalid --quantize ' , ': no name given; expected a "
-                               "comma-separated list of fp32, fp16, dynamic, int8.")
+                               "comma-separated list of fp32, fp16, dynamic, int8, int8-full.")
 
 
 def test_keras_file_without_calibration_skips_int8_with_a_note(cli, keras_file, tmp_path):
     code, out, err = cli("export", keras_file, "--out", tmp_path)
     assert code == 0, err
-    note = ("tiny.int8.tflite not written: int8 needs calibration data; pass --calibration FILE.npz with a few "
-            "hundred representative inputs")
+    note = ("tiny.int8.tflite and tiny.int8-full.tflite not written: int8 needs calibration data; pass "
+            "--calibration FILE.npz with a few hundred representative inputs")
     assert f"note: {note}" in err and f"note: {note}" in out
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".tflite", ".onnx")) == [
         "tiny.dynamic.tflite", "tiny.fp16.tflite", "tiny.fp32.tflite", "tiny.onnx"]

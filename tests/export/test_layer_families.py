@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8", "int8-full")
 RUNTIMES = {"tflite": "ai-edge-litert", "onnx": "onnxruntime"}
 
 
@@ -33,10 +33,13 @@ def test_family_exports_to_every_format_and_matches_keras(family, build_model, m
     assert rows["tflite", "fp32"]["max_abs_error"] <= 1e-4
     assert rows["onnx", "fp32"]["max_abs_error"] <= 1e-4
     assert rows["tflite", "fp16"]["max_abs_error"] <= 1e-2
-    int8 = json.loads(pathlib.Path(rows["tflite", "int8"]["sidecar"]).read_text())
+    int8 = json.loads(pathlib.Path(rows["tflite", "int8-full"]["sidecar"]).read_text())
     float_inputs = [t for t in int8["inputs"] if not t["dtype"].startswith("int32")]
     assert all(t["dtype"] == "int8" and t["scale"] > 0 for t in float_inputs)  # full-integer I/O
     assert all(t["dtype"] == "int8" for t in int8["outputs"])
+    float_io = json.loads(pathlib.Path(rows["tflite", "int8"]["sidecar"]).read_text())  # int8 inside, float I/O
+    assert all(t["dtype"] in ("float32", "int32") and "scale" not in t for t in float_io["inputs"])
+    assert all(t["dtype"] == "float32" and "scale" not in t for t in float_io["outputs"])
 
     recurrent = family in ("gru", "lstm")
     for q in QUANTIZATIONS:  # LiteRT's WHILE needs a static batch; ONNX keeps it dynamic

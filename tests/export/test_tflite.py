@@ -27,7 +27,7 @@ def test_fp32_keeps_names_and_dynamic_batch_and_matches_keras(dense_model, make_
     np.testing.assert_allclose(runner.predict(x), dense_model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_quantized_variants_are_smaller_and_int8_has_integer_io(make_inputs, tmp_path):
+def test_quantized_variants_are_smaller_and_int8_full_has_integer_io(make_inputs, tmp_path):
     import keras
 
     from dlbootcamp.export import tflite
@@ -40,12 +40,14 @@ def test_quantized_variants_are_smaller_and_int8_has_integer_io(make_inputs, tmp
     sizes = {q: len(tflite.convert(model, q, calibration=calibration).content) for q in tflite.QUANTIZATIONS}
     assert sizes["fp16"] < 0.6 * sizes["fp32"]
     assert sizes["dynamic"] < 0.35 * sizes["fp32"] and sizes["int8"] < 0.35 * sizes["fp32"]
-    runner = _run(tflite.convert(model, "int8", calibration=calibration).content, tmp_path)
-    (x_spec,), (p_spec,) = runner.inputs, runner.outputs
-    assert x_spec.dtype.name == "int8" and x_spec.scale > 0 and p_spec.dtype.name == "int8"
+    assert sizes["int8-full"] < 0.35 * sizes["fp32"]
     x = make_inputs(model, 40, seed=4)[0]
-    agreement = np.mean(runner.predict(x).argmax(-1) == model.predict(x, verbose=0).argmax(-1))
-    assert agreement >= 0.9
+    for q, io in (("int8-full", "int8"), ("int8", "float32")):  # int8 in/out; int8 inside with float in/out
+        runner = _run(tflite.convert(model, q, calibration=calibration).content, tmp_path)
+        (x_spec,), (p_spec,) = runner.inputs, runner.outputs
+        assert x_spec.dtype.name == io and p_spec.dtype.name == io and ((x_spec.scale or 0) > 0) == (io == "int8")
+        agreement = np.mean(runner.predict(x).argmax(-1) == model.predict(x, verbose=0).argmax(-1))
+        assert agreement >= 0.9
 
 
 def test_recurrent_model_gets_a_fixed_batch_and_says_so(gru_model, make_inputs, tmp_path):
@@ -79,7 +81,7 @@ def test_int8_recurrent_model_is_unrolled_with_the_same_weights(gru_model, make_
     assert copy.get_layer("gru").unroll is True
     x = make_inputs(gru_model, 4)[0]
     np.testing.assert_allclose(copy.predict(x, verbose=0), gru_model.predict(x, verbose=0), atol=1e-6)
-    converted = tflite.convert(gru_model, "int8", calibration=make_inputs(gru_model, 30, seed=5))
+    converted = tflite.convert(gru_model, "int8-full", calibration=make_inputs(gru_model, 30, seed=5))
     assert "recurrent layers unrolled (one cell per time step, same weights)" in converted.changes
     assert _run(converted.content, tmp_path).inputs[0].dtype.name == "int8"
 
@@ -141,7 +143,7 @@ def test_bad_quantization_and_calibration_messages(dense_model):
     from dlbootcamp.export import tflite
 
     with pytest.raises(ExportError, match=r"^Unknown TFLite quantization 'int4'; expected one of fp32, fp16, "
-                                          r"dynamic, int8\.$"):
+                                          r"dynamic, int8, int8-full\.$"):
         tflite.convert(dense_model, "int4")
     with pytest.raises(ExportError, match=r"^int8 quantization needs calibration data \(representative model "
                                           r"inputs\) and none was given; pass --calibration FILE\.npz"):
