@@ -112,10 +112,72 @@ def refuse_overwrite(files: list[pathlib.Path]) -> None:
 # --- the report ------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
+class ReportRow:
+    """One artifact's line in the export report: what was written, measured and judged.
+
+    Written only by ``to_dict`` (into ``NAME.export-report.json`` and ``--json``). Read like the
+    dict it is written as (``row["passed"]``, ``row.get("metric")``); setting a key that is not
+    a field is a KeyError, so both writers of old (export and verify) keep the same keys.
+    """
+
+    name: str
+    format: str
+    quantization: str
+    path: str
+    sidecar: str | None = None
+    size_bytes: int | None = None
+    size_ratio: float | None = None  # relative to the fp32 TFLite artifact (else the float32 weights)
+    size_ratio_basis: str | None = None
+    operators: list[str] | None = None  # every op in the file (TFLite: from the flatbuffer; ONNX: node types)
+    runtime: str | None = None
+    batch_fixed: int | None = None  # the artifact's batch size when not dynamic
+    batch_note: str | None = None  # why parity was not checked at every batch size
+    changes: list[str] = dataclasses.field(default_factory=list)  # what the exporter changed to convert
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    top1_agreement: float | None = None
+    second_batch_max_abs_error: float | None = None
+    parity_at_batch: dict | None = None  # fp32: batch size -> max abs error (None: not checked)
+    outputs: list[dict] = dataclasses.field(default_factory=list)  # verify.OutputDiff per output
+    metric: str | None = None
+    metric_value: float | None = None
+    reference_metric_value: float | None = None
+    other_metrics: dict | None = None  # the lesson's other metrics on this artifact group: recorded, not judged
+    reference_other_metrics: dict | None = None
+    tolerance: float | None = None
+    judged_by: str | None = None
+    passed: bool | None = False  # None: not verified (Flex ops the standalone runtime cannot run)
+    error: str | None = None
+
+    def __getitem__(self, key):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key, value):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(f"{key!r} is not a field of an export report row")
+        setattr(self, key, value)
+
+    def __contains__(self, key):
+        return key in self.__dataclass_fields__
+
+    def get(self, key, default=None):
+        return getattr(self, key, default) if key in self.__dataclass_fields__ else default
+
+    def update(self, **values) -> None:
+        for key, value in values.items():
+            self[key] = value
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
 class ExportReport:
     """Rows (one per artifact), the failures found, and where it was all written."""
 
-    rows: list[dict]
+    rows: list[ReportRow]
     out_dir: pathlib.Path
     source: str = ""
     lesson: str | None = None
@@ -148,7 +210,8 @@ class ExportReport:
                 "tolerances": {"fp32_atol": verify.ATOL["fp32"], "fp16_atol": verify.ATOL["fp16"],
                                "rtol": "same as atol", "no_metric_min_top1": verify.QUANTIZED_MIN_TOP1,
                                "no_metric_max_mean_abs_error_over_spread": verify.QUANTIZED_MAX_SPREAD_ERROR},
-                "passed": self.passed, "failures": self.failures, "notes": self.notes, "rows": self.rows,
+                "passed": self.passed, "failures": self.failures, "notes": self.notes,
+                "rows": [r.to_dict() if isinstance(r, ReportRow) else r for r in self.rows],
                 "wall_time_s": round(self.wall_time_s, 2),
                 "created": _dt.datetime.now().isoformat(timespec="seconds"), "versions": envinfo.versions()}
 
@@ -187,6 +250,12 @@ class ExportReport:
                 shown = ", ".join(f"{k} {v:.4f}" + (f" (keras {refs[k]:.4f})" if k in refs else "")
                                   for k, v in r["other_metrics"].items())
                 text.append(f"other metrics, {group[0]} {group[1]}: {shown}")
+        by_ops: dict[tuple, list[str]] = {}  # artifacts with the same operators share a line
+        for r in self.rows:
+            if r.get("operators"):
+                by_ops.setdefault(tuple(r["operators"]), []).append(pathlib.Path(r["path"]).name)
+        for ops, artifacts in by_ops.items():
+            text.append(f"operators, {', '.join(artifacts)}: {' '.join(ops)}")
         for note in self.notes:
             text.append(f"note: {note}")
         return "\n".join(text)
@@ -268,7 +337,7 @@ class _Built:
     fmt: str
     quantization: str
     path: pathlib.Path
-    row: dict
+    row: ReportRow
     runner: Any = None
     predict: Callable | None = None
     diffs: list | None = None  # verify.OutputDiff per output, once the artifact ran
@@ -365,18 +434,18 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
            allow_flex) -> _Built:
     from dlbootcamp.export import device_bench, sidecar, verify
 
-    row = {"name": name, "format": fmt, "quantization": q, "path": str(path), "size_bytes": None,
-           "size_ratio": None, "max_abs_error": None, "max_rel_error": None, "top1_agreement": None,
-           "second_batch_max_abs_error": None, "parity_at_batch": None, "batch_note": None, "metric": None, "metric_value": None,
-           "reference_metric_value": None, "tolerance": None, "judged_by": None, "passed": False,
-           "changes": [], "batch_fixed": None, "runtime": None, "outputs": [], "error": None,
-           "sidecar": f"{path}.json"}
+    row = ReportRow(name, fmt, q, str(path), sidecar=f"{path}.json")
     item = _Built(name, fmt, q, path, row)
     try:
         converted = _convert(model, fmt, q, calibration, allow_flex)
+        row.operators = converted.operators
+        if fmt == "tflite":  # proven from the file's own bytes, before anything is written
+            from dlbootcamp.export import tflite
+
+            tflite.check_builtin_only(row.operators, path.name, allow_flex=allow_flex)
     except ExportError as exc:
         row["error"] = str(exc)
-        item.failures.append(f"{path.name}: {exc}")
+        item.failures.append(f"{path.name}: {exc}" if not str(exc).startswith(path.name) else str(exc))
         return item
     row["changes"] = list(converted.changes)
     atomic.write_bytes(path, converted.content, overwrite=force)
@@ -394,7 +463,8 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
     meta = sidecar.build(path, runner, fmt=fmt, quantization=q, model_name=model.name, lesson=lesson,
                          changes=converted.changes, sig=sig,
                          hints=sidecar.input_hints(model, sig, calibration if calibration is not None else parity),
-                         extras={**(extras or {}), **({"opset": converted.opset} if fmt == "onnx" else {})})
+                         extras={**(extras or {}), **({"opset": converted.opset} if fmt == "onnx" else {})},
+                         operators=row.operators)
     sidecar.write(path, meta, overwrite=force)
     try:
         _parity(item, runner, sig, parity, reference)
@@ -593,11 +663,9 @@ def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = Fals
         hints = {t["name"]: t for t in meta.get("inputs", [])}
         inputs = generated_inputs(model, sig, seed=seed, hints=hints)
         notes = [f"parity checked on {GENERATED_SAMPLES} generated inputs; pass --inputs FILE.npz to use real ones"]
-    row = {"name": model.name, "format": fmt, "quantization": q, "path": str(artifact),
-           "size_bytes": artifact.stat().st_size, "size_ratio": None, "runtime": runner.runtime,
-           "batch_fixed": runner.batch_fixed, "changes": meta.get("changes", []), "metric": None,
-           "metric_value": None, "reference_metric_value": None, "second_batch_max_abs_error": None,
-           "judged_by": None, "tolerance": None}
+    row = ReportRow(model.name, fmt, q, str(artifact), sidecar=device_bench.sidecar_path(str(artifact)) if meta else None,
+                    size_bytes=artifact.stat().st_size, runtime=runner.runtime, batch_fixed=runner.batch_fixed,
+                    changes=meta.get("changes", []), operators=meta.get("operators"))
     item = _Built(model.name, fmt, q, artifact, row)
     try:
         _parity(item, runner, sig, inputs, verify.keras_predict(model)(inputs))

@@ -34,6 +34,15 @@ class OnnxModel:
     batch_fixed: int | None = None
     changes: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def operators(self) -> list[str]:
+        """Every node type in the graph and its subgraphs (Loop bodies), sorted; ``domain:Op`` outside ai.onnx."""
+        import onnx
+
+        proto = onnx.load_from_string(self.content)
+        return sorted({n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}:{n.op_type}"
+                       for g in _graphs(proto.graph) for n in g.node})
+
 
 def _convert(model, sig: serving.Signature, opset: int) -> bytes:
     import onnx

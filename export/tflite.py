@@ -57,6 +57,52 @@ class TFLiteModel:
     changes: list[str] = dataclasses.field(default_factory=list)
     flex_ops: list[str] = dataclasses.field(default_factory=list)  # TF ops kept (allow_flex only)
 
+    @property
+    def operators(self) -> list[str]:
+        """The operators in the flatbuffer (see ``operators``)."""
+        return operators(self.content)
+
+
+# --- what a written flatbuffer contains ---------------------------------------------------------------
+
+def operators(content: bytes) -> list[str]:
+    """Every operator a .tflite flatbuffer uses, sorted: built-ins by name (``FULLY_CONNECTED``),
+    custom ops as ``CUSTOM:code`` (Flex ops are custom ops whose code starts with ``Flex``).
+
+    Read with the flatbuffer schema that ships with the runtime (``ai_edge_litert``), so the
+    list describes the file itself, whatever the converter meant to write.
+    """
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:  # older installs: the same generated schema inside TensorFlow
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAs(content, 0)
+    ops = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())  # the wide field, or the old byte
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            ops.add(f"CUSTOM:{(code.CustomCode() or b'').decode()}")
+        else:
+            ops.add(names.get(builtin, f"BUILTIN_{builtin}"))
+    return sorted(ops)
+
+
+def non_builtin(ops: list[str]) -> list[str]:
+    """The Flex and custom ops in an ``operators`` list (which the standalone runtime cannot run)."""
+    return [op.removeprefix("CUSTOM:") for op in ops if op.startswith("CUSTOM:")]
+
+
+def check_builtin_only(ops: list[str], artifact: str, *, allow_flex: bool = False) -> None:
+    """ExportError when a flatbuffer holds Flex or custom ops and the caller did not allow them."""
+    extra = non_builtin(ops)
+    if extra and not allow_flex:
+        raise ExportError(f"{artifact} holds ops that are not TFLite built-ins ({', '.join(extra)}); the standalone "
+                          f"LiteRT runtime cannot run it. Replace those layers with built-in ones, or pass "
+                          f"--allow-flex to keep them for a runtime linked with the Flex delegate.")
+
 
 class _NeedsStaticShapes(Exception):
     pass

@@ -30,6 +30,8 @@ def test_family_exports_to_every_format_and_matches_keras(family, build_model, m
     for (fmt, q), row in rows.items():
         assert row["passed"] is True and row["runtime"] == RUNTIMES[fmt]
         assert pathlib.Path(row["path"]).is_file() and pathlib.Path(row["sidecar"]).is_file()
+        assert row["operators"] and not [op for op in row["operators"] if op.startswith(("CUSTOM", "Flex"))]
+        assert json.loads(pathlib.Path(row["sidecar"]).read_text())["operators"] == row["operators"]
     assert rows["tflite", "fp32"]["max_abs_error"] <= 1e-4
     assert rows["onnx", "fp32"]["max_abs_error"] <= 1e-4
     assert rows["tflite", "fp16"]["max_abs_error"] <= 1e-2
@@ -210,6 +212,8 @@ def test_keras_file_of_each_family_exports_through_the_cli(cli, name, tmp_path):
         extra += ["--inputs", tmp_path / "inputs.npz"]
     report = _export_cli(cli, tmp_path / f"{name}.keras", tmp_path / "out", *extra)
     rows = _check_batches(report, recurrent=name in RECURRENT)
+    tflite_ops = rows["tflite", "fp32"]["operators"]  # read from the flatbuffer: built-ins only
+    assert tflite_ops and not [op for op in tflite_ops if op.startswith(("CUSTOM", "Flex"))], tflite_ops
     onnx_model = onnx.load(rows["onnx", "fp32"]["path"])
     onnx.checker.check_model(onnx_model, full_check=True)
     initializers = {i.name for i in onnx_model.graph.initializer}

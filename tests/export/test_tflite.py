@@ -184,3 +184,24 @@ def test_ops_without_any_kernel_fail_even_with_flex():
         tflite.convert(model, "fp32", allow_flex=True)
     assert str(info.value) == ("Model 'erfinv_net' does not convert to TFLite even with Flex ops allowed: TF ops "
                                "Erfinv have no TFLite or Flex kernel. Replace those layers with built-in ones.")
+
+
+def test_operators_are_read_from_the_flatbuffer_and_a_flex_op_fails(monkeypatch, tmp_path):
+    from dlbootcamp.export import api, tflite
+
+    flex = tflite.convert(_determinant_model(), "fp32", allow_flex=True)
+    assert "CUSTOM:FlexMatrixDeterminant" in flex.operators and "RESHAPE" in flex.operators
+    assert tflite.non_builtin(flex.operators) == ["FlexMatrixDeterminant"]
+    expected = ("det_net.fp32.tflite holds ops that are not TFLite built-ins (FlexMatrixDeterminant); the standalone "
+                "LiteRT runtime cannot run it. Replace those layers with built-in ones, or pass --allow-flex to keep "
+                "them for a runtime linked with the Flex delegate.")
+    with pytest.raises(ExportError) as info:
+        tflite.check_builtin_only(flex.operators, "det_net.fp32.tflite")
+    assert str(info.value) == expected
+    tflite.check_builtin_only(flex.operators, "det_net.fp32.tflite", allow_flex=True)  # opted in: no error
+
+    # A converter that slipped a Flex op past TFLITE_BUILTINS: the exporter catches it in the bytes
+    monkeypatch.setattr(tflite, "convert", lambda model, q, calibration=None, allow_flex=False: flex)
+    report = api.export_and_verify(_determinant_model(), tmp_path, quantizations="fp32", formats="tflite")
+    assert report.failures == [expected]
+    assert not (tmp_path / "det_net.fp32.tflite").exists()  # nothing invalid left behind
