@@ -223,8 +223,10 @@ class ExportReport:
 
     def table(self) -> str:
         """Format, size, ratio to fp32, errors, metric and verdict: one line per artifact."""
+        from dlbootcamp.export import device_bench
+
         head = ["artifact", "format", "quant", "size", "x fp32", "max abs err", "top-1", "metric", "passed"]
-        lines = [head]
+        lines = []
         for r in self.rows:
             metric = "-"
             if r.get("metric_value") is not None:
@@ -238,9 +240,7 @@ class ExportReport:
                 "-" if r.get("top1_agreement") is None else f"{r['top1_agreement']:.3f}",
                 metric, {True: "yes", False: "NO", None: "not verified"}[r.get("passed")],
             ])
-        widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
-        text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
-        text.insert(1, "  ".join("-" * w for w in widths))
+        text = device_bench.render_table(head, lines)
         seen = set()
         for r in self.rows:  # other metrics, once per (format, quantization) group: they score the group
             group = (r["format"], r["quantization"])
@@ -305,26 +305,16 @@ def _as_list(value, sig, model_name: str, what: str) -> list[np.ndarray] | None:
 
 def generated_inputs(model, sig, n: int = GENERATED_SAMPLES, *, seed: int = 0, like=None,
                      hints: dict | None = None) -> list[np.ndarray]:
-    """Inputs matching the model's spec, from a fixed seed.
+    """Inputs matching the model's spec, from a fixed seed (``device_bench.generate_inputs``).
 
-    Floats are uniform in the input's ``range`` hint (from ``hints``, e.g. a sidecar's inputs,
-    else the range of ``like``, else [0, 1)); integers uniform in its ``vocab_size`` (else the
-    vocabulary of the Embedding that reads it, else [0, 10)).
+    Hints: ``hints`` (e.g. a sidecar's inputs), else what the model and ``like`` say: a float
+    input's range from ``like``, an integer input's vocabulary from the Embedding that reads it.
     """
-    from dlbootcamp.export import sidecar
+    from dlbootcamp.export import device_bench, sidecar
 
-    rng = np.random.default_rng(seed)
     found = sidecar.input_hints(model, sig, like)
-    out = []
-    for t in sig.inputs:
-        shape = (n, *[d or 1 for d in t.shape[1:]])
-        hint = {**found.get(t.name, {}), **(hints or {}).get(t.name, {})}
-        if t.is_integer:
-            out.append(rng.integers(0, hint.get("vocab_size", 10), size=shape).astype(t.dtype))
-        else:
-            lo, hi = hint.get("range", (0.0, 1.0))
-            out.append(rng.uniform(lo, hi, size=shape).astype(t.dtype))
-    return out
+    merged = {t.name: {**found.get(t.name, {}), **(hints or {}).get(t.name, {})} for t in sig.inputs}
+    return device_bench.generate_inputs(sig.inputs, n, seed=seed, hints=merged)
 
 
 # --- export and verify ------------------------------------------------------------------------------

@@ -108,25 +108,13 @@ def load_model(path, *, unsafe: bool = False):
 
 
 def read_npz(path, names: list[str], *, flag: str) -> list[np.ndarray]:
-    """Arrays for inputs ``names`` from an .npz file: by input name, or the only array for one input."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise UserError(f"{flag} {path} does not exist or is not a file; expected an .npz file with one array per "
-                        f"model input ({', '.join(names)}).")
+    """Arrays for inputs ``names`` from an .npz file: by input name, or the only array for one input.
+
+    Read and matched by ``device_bench`` (``load_inputs``, ``match_inputs``): one reader, one set of rules.
+    """
+    from dlbootcamp.export import device_bench
+
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{flag} {path} could not be read as an .npz file ({exc}); save inputs with "
-                        f"numpy.savez(path, {names[0]}=array, ...).") from None
-    if len(names) == 1 and len(arrays) == 1:
-        return [next(iter(arrays.values()))]
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise UserError(f"{flag} {path} has arrays {sorted(arrays) or 'none'}; the model's inputs are "
-                        f"{', '.join(names)} (missing {', '.join(missing)}). Name each array after its input.")
-    lengths = {len(arrays[n]) for n in names}
-    if len(lengths) != 1:
-        raise UserError(f"{flag} {path}: the input arrays have different numbers of samples {sorted(lengths)}; "
-                        f"expected the same number of rows in each.")
-    return [arrays[n] for n in names]
+        return device_bench.match_inputs(names, device_bench.load_inputs(path, flag=flag), f"{flag} {path}")
+    except device_bench.ArtifactError as exc:
+        raise UserError(str(exc)) from None

@@ -222,7 +222,7 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
         head += ["metric", "parity"]
     if len(machines) > 1:
         head.append("machine")
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|"]
+    cells_of_rows = []
     for r in rows:
         lat = r.get("latency_ms") or {}
         size = r.get("model_size_bytes")
@@ -239,7 +239,8 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
             cells.append({True: "passed", False: "FAILED", None: "-"}[r.get("passed")])
         if len(machines) > 1:
             cells.append(f"[{machines.index(db.describe_machine(r.get('machine') or {}, load=False)) + 1}]")
-        lines.append("| " + " | ".join(cells) + " |")
+        cells_of_rows.append(cells)
+    lines = db.render_table(head, cells_of_rows, right_from=2, markdown=True)
     lines.append("")
     if len(machines) == 1:
         lines.append(f"Machine: {machines[0]}.")

@@ -207,13 +207,14 @@ def test_npz_errors(cli, keras_file, tmp_path):
     np.savez(tmp_path / "two.npz", a=np.zeros((3, 6)), b=np.zeros((3, 6)))
     code, _, err = cli("export", keras_file, "--out", tmp_path / "o", "--quantize", "fp32", "--inputs",
                        tmp_path / "two.npz")
-    _one_line_error(code, err, f"dlbootcamp export: error: --inputs {tmp_path / 'two.npz'} has arrays ['a', 'b']; "
-                               f"the model's inputs are x (missing x). Name each array after its input.")
+    _one_line_error(code, err, f"dlbootcamp export: error: --inputs {tmp_path / 'two.npz'} holds arrays ['a', 'b']; "
+                               f"the model's inputs are ['x']. Save one array per input, named after it: "
+                               f"numpy.savez(FILE, x=...).")
     (tmp_path / "bad.npz").write_text("not an npz")
     code, _, err = cli("export", keras_file, "--out", tmp_path / "o", "--quantize", "fp32", "--calibration",
                        tmp_path / "bad.npz")
-    _one_line_error(code, err, f"dlbootcamp export: error: --calibration {tmp_path / 'bad.npz'} could not be read "
-                               f"as an .npz file (")
+    _one_line_error(code, err, f"dlbootcamp export: error: --calibration {tmp_path / 'bad.npz'} is not a readable "
+                               f".npz file (")
     np.savez(tmp_path / "wrong_shape.npz", x=np.zeros((3, 5), "float32"))
     code, _, err = cli("export", keras_file, "--out", tmp_path / "o", "--quantize", "fp32", "--inputs",
                        tmp_path / "wrong_shape.npz")
@@ -273,8 +274,8 @@ def test_keras_path_and_npz_errors(tmp_path):
     (tmp_path / "folder.keras").mkdir()
     with pytest.raises(UserError, match=r"folder\.keras is not a file; expected a \.keras model file\.$"):
         keras_io.check_keras_path(tmp_path / "folder.keras")
-    with pytest.raises(UserError, match=r"^--inputs .*missing\.npz does not exist or is not a file; expected an "
-                                        r"\.npz file with one array per model input \(image, meta\)\.$"):
+    with pytest.raises(UserError, match=r"^--inputs .*missing\.npz does not exist; expected a \.npz file written "
+                                        r"by numpy\.savez with one array per model input\.$"):
         keras_io.read_npz(tmp_path / "missing.npz", ["image", "meta"], flag="--inputs")
     np.savez(tmp_path / "uneven.npz", image=np.zeros((3, 2)), meta=np.zeros((4, 2)))
     with pytest.raises(UserError, match=r"^--calibration .*uneven\.npz: the input arrays have different numbers of "
