@@ -653,7 +653,8 @@ def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = Fals
         hints = {t["name"]: t for t in meta.get("inputs", [])}
         inputs = generated_inputs(model, sig, seed=seed, hints=hints)
         notes = [f"parity checked on {GENERATED_SAMPLES} generated inputs; pass --inputs FILE.npz to use real ones"]
-    row = ReportRow(model.name, fmt, q, str(artifact), sidecar=device_bench.sidecar_path(str(artifact)) if meta else None,
+    row = ReportRow(model.name, fmt, q, str(artifact),
+                    sidecar=device_bench.sidecar_path(str(artifact)) if meta else None,
                     size_bytes=artifact.stat().st_size, runtime=runner.runtime, batch_fixed=runner.batch_fixed,
                     changes=meta.get("changes", []), operators=meta.get("operators"))
     item = _Built(model.name, fmt, q, artifact, row)

@@ -75,8 +75,9 @@ def import_custom_objects(modules) -> list[str]:
             if item.endswith(".py"):
                 sys.modules.pop(pathlib.Path(item).stem, None)
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UserError(f"--custom-objects {item} could not be imported ({first}); give a module importable "
-                            f"from the current folder (my_layers for my_layers.py) or the path of a .py file.") from None
+            raise UserError(f"--custom-objects {item} could not be imported ({first}); give a module "
+                            f"importable from the current folder (my_layers for my_layers.py) or the path of a .py "
+                            f"file.") from None
         imported.append(item)
     return imported
 

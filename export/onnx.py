@@ -10,6 +10,10 @@ and say so, as for TFLite.
 
 Every model is checked with ``onnx.checker.check_model(full_check=True)`` before it is
 returned; ONNX is exported in float32 (the TFLite artifacts carry the quantized variants).
+Two repairs make ordinary Keras models valid: TF's ``Erfc`` (exact GELU), which tf2onnx passes
+through although no ONNX opset has it, becomes ``1 - Erf``; and when tf2onnx leaves captured
+constants (an adapted ``Normalization``'s mean and variance) as extra graph inputs, the fully
+frozen function is converted instead.
 
     from dlbootcamp.export import onnx as onnx_export
     converted = onnx_export.convert(model)
@@ -48,14 +52,13 @@ def _convert(model, sig: serving.Signature, opset: int) -> bytes:
     import onnx
     import tf2onnx
 
-    captured = []
     wanted = [t.name for t in sig.inputs]
     # tf2onnx freezes variables itself, but turns other captured tensors (an adapted Normalization's
     # mean and variance) into extra graph inputs; then convert the fully frozen function instead.
     # (Not always: frozen, a recurrent layer's loop keeps a PartitionedCall tf2onnx cannot convert.)
     for make_function in (serving.serving_function, serving.frozen_serving_function):
         try:
-            with serving.captured_native_output() as captured:
+            with serving.captured_native_output():
                 proto, _ = tf2onnx.convert.from_function(make_function(model, sig),
                                                           input_signature=serving.tensor_specs(sig), opset=opset)
         except Exception as exc:  # tf2onnx raises plain ValueError/RuntimeError/KeyError
