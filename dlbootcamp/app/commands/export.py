@@ -9,18 +9,22 @@ model's answers. SOURCE is a run folder from `dlbootcamp train` (its lesson supp
 data, int8 calibration data, the metric and the label names) or any .keras file.
 
 Writes into --out (default: RUN/export/, or export/ beside a .keras file):
-  NAME.fp32.tflite  NAME.fp16.tflite  NAME.dynamic.tflite  NAME.int8.tflite  NAME.onnx
-(--quantize picks the TFLite variants; ONNX is float32, opset 17, with a dynamic batch), each
-with a sidecar NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels,
-preprocessing) for device-side code, and NAME.export-report.json. TFLite files use built-in ops
-only, so they run in the standalone LiteRT runtime; where the exporter has to change something
-to get there (a recurrent model's batch fixed to 1, say) the sidecar and the report say so.
+  NAME.fp32.tflite  NAME.fp16.tflite  NAME.dynamic.tflite  NAME.int8.tflite  NAME.int8-full.tflite
+  NAME.onnx
+(--quantize picks the TFLite variants: int8 is int8 inside with float32 input/output, int8-full
+has int8 input/output for microcontrollers and NPUs; a .keras SOURCE gets them only with
+--calibration. ONNX is float32, opset 17, with a dynamic batch), each with a sidecar
+NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels, preprocessing,
+operators) for device-side code, and NAME.export-report.json. TFLite files use built-in ops
+only (read back from each file; a Flex or custom op fails unless --allow-flex), so they run in
+the standalone LiteRT runtime; where the exporter has to change something to get there (a
+recurrent model's batch fixed to 1, say) the sidecar and the report say so.
 
 Every artifact is run in its own runtime (LiteRT, onnxruntime) on held-out inputs and judged:
   fp32     every output within atol 1e-4 + rtol 1e-4 x |keras|, again at batch 1
            and in batches of 3 (batch 1 only where a recurrent loop fixes it)
   fp16     the same with 1e-2
-  dynamic, int8
+  dynamic, int8, int8-full
            run folder: the lesson's metric at most LESSON.quantized_tolerance worse than Keras
            .keras file (no metric): top-1 agreement >= 0.9 for classifier outputs
            (probabilities), mean abs error <= 5% of the output's spread for other outputs
@@ -58,7 +62,11 @@ def add_arguments(p):
                    help="held-out inputs for the parity check (default: generated from the input spec)")
     g.add_argument("--calibration", type=pathlib.Path, metavar="FILE.npz",
                    help="representative inputs to calibrate int8 (without it, int8 is skipped)")
-    g = p.add_argument_group("loading")
+    add_loading_arguments(p.add_argument_group("loading"))
+
+
+def add_loading_arguments(g) -> None:
+    """--custom-objects and --unsafe: how a .keras file is loaded (export and verify share them)."""
     g.add_argument("--custom-objects", metavar="MODULE[,MODULE]",
                    help="import these modules (names importable from here, or .py paths) before loading, so the "
                         "custom layers they register with @keras.saving.register_keras_serializable() load in "

@@ -29,10 +29,9 @@ def add_arguments(p):
                    help="the Keras model the artifact was exported from")
     p.add_argument("--inputs", type=pathlib.Path, metavar="FILE.npz",
                    help="inputs to compare on, one array per model input (default: generated)")
-    p.add_argument("--custom-objects", metavar="MODULE[,MODULE]",
-                   help="import these modules (or .py paths) first, so the custom layers they register load")
-    p.add_argument("--unsafe", action="store_true",
-                   help="load the reference outside Keras safe mode (trusted files only)")
+    from dlbootcamp.app.commands.export import add_loading_arguments
+
+    add_loading_arguments(p.add_argument_group("loading the reference"))
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
 
