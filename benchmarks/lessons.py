@@ -83,12 +83,14 @@ def export_run(lesson: str, run: pathlib.Path):
     cfg = contract.config_from_dict(module.Config, info["config"]["config"])
     data = module.load_data(cfg)
     out = run / "export"
-    report_file = out / "export-report.json"
-    if not report_file.exists():  # all four quantizations, as `dlbootcamp export RUN` would write them
+    found = sorted(out.glob("*export-report.json"))  # NAME.export-report.json (export-report.json before)
+    report_file = found[0] if found else None
+    if report_file is None:  # all four quantizations, as `dlbootcamp export RUN` would write them
         from dlbootcamp.app import pipeline
 
         print(f"[{lesson}] exporting {run.name} -> {out}", flush=True)
         rep = pipeline.export_run(run, out)
+        report_file = rep.path
         for failure in rep.failures:  # shown in the table's parity column too
             print(f"[{lesson}] export check failed: {failure}", flush=True)
     doc = json.loads(report_file.read_text())

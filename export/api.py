@@ -12,12 +12,12 @@ For every model and every (format, quantization) pair it
 
 1. converts (``tflite.convert`` / ``onnx.convert``), built-in ops only;
 2. writes the artifact and its sidecar under a temporary name, renamed when complete
-   (``OUT/NAME.{fp32,fp16,dynamic,int8}.tflite``, ``OUT/NAME.onnx``, each with ``.json``);
+   (``OUT/NAME.{fp32,fp16,dynamic,int8,int8-full}.tflite``, ``OUT/NAME.onnx``, each with ``.json``);
 3. loads it back in its own runtime and runs it on held-out inputs (``verify``);
 4. scores it with the caller's metric, when there is one, exactly as the Keras model is scored;
 
 then judges every row (``verify``'s docstring has the rules), writes
-``OUT/export-report.json`` and returns an :class:`ExportReport`. Nothing existing is
+``OUT/NAME.export-report.json`` and returns an :class:`ExportReport`. Nothing existing is
 overwritten unless ``force=True``; every file that would be is checked before any work starts.
 
 The export layer knows nothing about lessons: ``dlbootcamp.app.pipeline`` feeds it a lesson's
@@ -38,17 +38,27 @@ import numpy as np
 from dlbootcamp import atomic
 from dlbootcamp.errors import ExportError, UserError
 
-FORMATS = ("tflite", "onnx")
-QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
-REPORT_FILE = "export-report.json"
+from dlbootcamp.export.device_bench import CALIBRATED, FORMATS, QUANTIZATIONS  # noqa: F401 (re-exported)
+
+QUANTIZED = ("dynamic", *CALIBRATED)  # judged by the caller's metric (or top-1 / spread error), not by atol
+REPORT_SUFFIX = ".export-report.json"  # NAME.export-report.json: two models exported into one folder don't collide
+REPORT_FILE = "export-report.json"  # the name before reports were named per model; still read
 REPORT_SCHEMA = "dlbootcamp.export-report/1"
 GENERATED_SAMPLES = 64  # parity inputs generated from the input spec when no data is given
 
 
 # --- choices ------------------------------------------------------------------------------------
 
+class Choices(tuple):
+    """A checked tuple of choices; ``parse_choices`` hands it back as is, so each call parses its flags once."""
+
+    allowed: tuple[str, ...] = ()
+
+
 def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
     """``"tflite,onnx"`` (or a sequence) -> a checked tuple in the order of ``allowed``."""
+    if isinstance(text, Choices) and text.allowed == tuple(allowed):
+        return text
     items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
     unknown = [s for s in items if s not in allowed]
     expected = f"expected a comma-separated list of {', '.join(allowed)}."
@@ -57,7 +67,9 @@ def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
     if unknown:
         raise UserError(f"Invalid {flag} {','.join(items)}: unknown {'name' if len(unknown) == 1 else 'names'} "
                         f"{', '.join(map(repr, unknown))}; {expected}")
-    return tuple(a for a in allowed if a in items)
+    parsed = Choices(a for a in allowed if a in items)
+    parsed.allowed = tuple(allowed)
+    return parsed
 
 
 def artifact_name(name: str, fmt: str, quantization: str) -> str:
@@ -81,7 +93,12 @@ def planned_files(out_dir, names, formats, quantizations) -> list[pathlib.Path]:
     for name, fmt, q in plan(names, formats, quantizations):
         path = out_dir / artifact_name(name, fmt, q)
         files += [path, pathlib.Path(f"{path}.json")]
-    return files + [out_dir / REPORT_FILE]
+    return files + [out_dir / report_name(names)]
+
+
+def report_name(names) -> str:
+    """``model.export-report.json``; ``encoder+decoder.export-report.json`` for a lesson's several models."""
+    return "+".join(names) + REPORT_SUFFIX
 
 
 def refuse_overwrite(files: list[pathlib.Path]) -> None:
@@ -95,10 +112,72 @@ def refuse_overwrite(files: list[pathlib.Path]) -> None:
 # --- the report ------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
+class ReportRow:
+    """One artifact's line in the export report: what was written, measured and judged.
+
+    Written only by ``to_dict`` (into ``NAME.export-report.json`` and ``--json``). Read like the
+    dict it is written as (``row["passed"]``, ``row.get("metric")``); setting a key that is not
+    a field is a KeyError, so both writers of old (export and verify) keep the same keys.
+    """
+
+    name: str
+    format: str
+    quantization: str
+    path: str
+    sidecar: str | None = None
+    size_bytes: int | None = None
+    size_ratio: float | None = None  # relative to the fp32 TFLite artifact (else the float32 weights)
+    size_ratio_basis: str | None = None
+    operators: list[str] | None = None  # every op in the file (TFLite: from the flatbuffer; ONNX: node types)
+    runtime: str | None = None
+    batch_fixed: int | None = None  # the artifact's batch size when not dynamic
+    batch_note: str | None = None  # why parity was not checked at every batch size
+    changes: list[str] = dataclasses.field(default_factory=list)  # what the exporter changed to convert
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    top1_agreement: float | None = None
+    second_batch_max_abs_error: float | None = None
+    parity_at_batch: dict | None = None  # fp32: batch size -> max abs error (None: not checked)
+    outputs: list[dict] = dataclasses.field(default_factory=list)  # verify.OutputDiff per output
+    metric: str | None = None
+    metric_value: float | None = None
+    reference_metric_value: float | None = None
+    other_metrics: dict | None = None  # the lesson's other metrics on this artifact group: recorded, not judged
+    reference_other_metrics: dict | None = None
+    tolerance: float | None = None
+    judged_by: str | None = None
+    passed: bool | None = False  # None: not verified (Flex ops the standalone runtime cannot run)
+    error: str | None = None
+
+    def __getitem__(self, key):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key, value):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(f"{key!r} is not a field of an export report row")
+        setattr(self, key, value)
+
+    def __contains__(self, key):
+        return key in self.__dataclass_fields__
+
+    def get(self, key, default=None):
+        return getattr(self, key, default) if key in self.__dataclass_fields__ else default
+
+    def update(self, **values) -> None:
+        for key, value in values.items():
+            self[key] = value
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
 class ExportReport:
     """Rows (one per artifact), the failures found, and where it was all written."""
 
-    rows: list[dict]
+    rows: list[ReportRow]
     out_dir: pathlib.Path
     source: str = ""
     lesson: str | None = None
@@ -131,18 +210,23 @@ class ExportReport:
                 "tolerances": {"fp32_atol": verify.ATOL["fp32"], "fp16_atol": verify.ATOL["fp16"],
                                "rtol": "same as atol", "no_metric_min_top1": verify.QUANTIZED_MIN_TOP1,
                                "no_metric_max_mean_abs_error_over_spread": verify.QUANTIZED_MAX_SPREAD_ERROR},
-                "passed": self.passed, "failures": self.failures, "notes": self.notes, "rows": self.rows,
+                "passed": self.passed, "failures": self.failures, "notes": self.notes,
+                "rows": [r.to_dict() if isinstance(r, ReportRow) else r for r in self.rows],
                 "wall_time_s": round(self.wall_time_s, 2),
                 "created": _dt.datetime.now().isoformat(timespec="seconds"), "versions": envinfo.versions()}
 
     def write(self, path=None, *, overwrite: bool = False) -> pathlib.Path:
-        self.path = atomic.write_json(path or self.out_dir / REPORT_FILE, self.to_dict(), overwrite=overwrite)
+        names = list(dict.fromkeys(r["name"] for r in self.rows))
+        default = self.out_dir / (report_name(names) if names else REPORT_FILE)
+        self.path = atomic.write_json(path or default, self.to_dict(), overwrite=overwrite)
         return self.path
 
     def table(self) -> str:
         """Format, size, ratio to fp32, errors, metric and verdict: one line per artifact."""
+        from dlbootcamp.export import device_bench
+
         head = ["artifact", "format", "quant", "size", "x fp32", "max abs err", "top-1", "metric", "passed"]
-        lines = [head]
+        lines = []
         for r in self.rows:
             metric = "-"
             if r.get("metric_value") is not None:
@@ -156,9 +240,7 @@ class ExportReport:
                 "-" if r.get("top1_agreement") is None else f"{r['top1_agreement']:.3f}",
                 metric, {True: "yes", False: "NO", None: "not verified"}[r.get("passed")],
             ])
-        widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
-        text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
-        text.insert(1, "  ".join("-" * w for w in widths))
+        text = device_bench.render_table(head, lines)
         seen = set()
         for r in self.rows:  # other metrics, once per (format, quantization) group: they score the group
             group = (r["format"], r["quantization"])
@@ -168,6 +250,12 @@ class ExportReport:
                 shown = ", ".join(f"{k} {v:.4f}" + (f" (keras {refs[k]:.4f})" if k in refs else "")
                                   for k, v in r["other_metrics"].items())
                 text.append(f"other metrics, {group[0]} {group[1]}: {shown}")
+        by_ops: dict[tuple, list[str]] = {}  # artifacts with the same operators share a line
+        for r in self.rows:
+            if r.get("operators"):
+                by_ops.setdefault(tuple(r["operators"]), []).append(pathlib.Path(r["path"]).name)
+        for ops, artifacts in by_ops.items():
+            text.append(f"operators, {', '.join(artifacts)}: {' '.join(ops)}")
         for note in self.notes:
             text.append(f"note: {note}")
         return "\n".join(text)
@@ -217,26 +305,16 @@ def _as_list(value, sig, model_name: str, what: str) -> list[np.ndarray] | None:
 
 def generated_inputs(model, sig, n: int = GENERATED_SAMPLES, *, seed: int = 0, like=None,
                      hints: dict | None = None) -> list[np.ndarray]:
-    """Inputs matching the model's spec, from a fixed seed.
+    """Inputs matching the model's spec, from a fixed seed (``device_bench.generate_inputs``).
 
-    Floats are uniform in the input's ``range`` hint (from ``hints``, e.g. a sidecar's inputs,
-    else the range of ``like``, else [0, 1)); integers uniform in its ``vocab_size`` (else the
-    vocabulary of the Embedding that reads it, else [0, 10)).
+    Hints: ``hints`` (e.g. a sidecar's inputs), else what the model and ``like`` say: a float
+    input's range from ``like``, an integer input's vocabulary from the Embedding that reads it.
     """
-    from dlbootcamp.export import sidecar
+    from dlbootcamp.export import device_bench, sidecar
 
-    rng = np.random.default_rng(seed)
     found = sidecar.input_hints(model, sig, like)
-    out = []
-    for t in sig.inputs:
-        shape = (n, *[d or 1 for d in t.shape[1:]])
-        hint = {**found.get(t.name, {}), **(hints or {}).get(t.name, {})}
-        if t.is_integer:
-            out.append(rng.integers(0, hint.get("vocab_size", 10), size=shape).astype(t.dtype))
-        else:
-            lo, hi = hint.get("range", (0.0, 1.0))
-            out.append(rng.uniform(lo, hi, size=shape).astype(t.dtype))
-    return out
+    merged = {t.name: {**found.get(t.name, {}), **(hints or {}).get(t.name, {})} for t in sig.inputs}
+    return device_bench.generate_inputs(sig.inputs, n, seed=seed, hints=merged)
 
 
 # --- export and verify ------------------------------------------------------------------------------
@@ -249,7 +327,7 @@ class _Built:
     fmt: str
     quantization: str
     path: pathlib.Path
-    row: dict
+    row: ReportRow
     runner: Any = None
     predict: Callable | None = None
     diffs: list | None = None  # verify.OutputDiff per output, once the artifact ran
@@ -260,7 +338,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
                       higher_is_better: bool = True, quantized_tolerance: float = 0.01,
                       formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
                       lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
-                      log: Callable[[str], None] | None = None) -> ExportReport:
+                      log: Callable[[str], None] | None = None, notes: list[str] | None = None) -> ExportReport:
     """Export ``models`` (a keras.Model, or a dict name -> keras.Model) and verify every artifact.
 
     inputs: held-out model inputs for the parity check (an array, a list in ``model.inputs``
@@ -276,6 +354,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     t0 = time.perf_counter()
     log = log or (lambda message: None)
     models = models if isinstance(models, dict) else {models.name: models}
+    models = {n: serving.exportable(m) for n, m in models.items()}
     names = list(models)
     formats = parse_choices(formats, FORMATS, "--to")
     quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
@@ -288,11 +367,11 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
               for n, v in _per_model(inputs, names, "Parity inputs").items()}
     calib = {n: _as_list(v, sigs[n], n, "Calibration data")
              for n, v in _per_model(calibration, names, "Calibration data").items()}
-    if "int8" in quantizations and any(calib[n] is None for n in names):
+    if any(q in CALIBRATED for q in quantizations) and any(calib[n] is None for n in names):
         raise ExportError("int8 quantization needs calibration data (representative model inputs) and none was "
                           "given; pass --calibration FILE.npz with a few hundred real inputs, or leave int8 out of "
                           "--quantize.")
-    notes = []
+    notes = list(notes or [])
     for n in names:
         if parity[n] is None:
             parity[n] = generated_inputs(models[n], sigs[n], like=calib[n])
@@ -328,6 +407,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
             _judge(item)
     _size_ratios(built, models)
     failures = [f for item in built for f in item.failures]
+    notes += [f"{item.path.name}: {item.row['batch_note']}" for item in built if item.row.get("batch_note")]
     unverified = [item.path.name for item in built if item.row["passed"] is None]
     if unverified:
         notes.append(f"not verified (needs the Flex delegate, which standalone LiteRT lacks): {', '.join(unverified)}")
@@ -344,18 +424,18 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
            allow_flex) -> _Built:
     from dlbootcamp.export import device_bench, sidecar, verify
 
-    row = {"name": name, "format": fmt, "quantization": q, "path": str(path), "size_bytes": None,
-           "size_ratio": None, "max_abs_error": None, "max_rel_error": None, "top1_agreement": None,
-           "second_batch_max_abs_error": None, "metric": None, "metric_value": None,
-           "reference_metric_value": None, "tolerance": None, "judged_by": None, "passed": False,
-           "changes": [], "batch_fixed": None, "runtime": None, "outputs": [], "error": None,
-           "sidecar": f"{path}.json"}
+    row = ReportRow(name, fmt, q, str(path), sidecar=f"{path}.json")
     item = _Built(name, fmt, q, path, row)
     try:
         converted = _convert(model, fmt, q, calibration, allow_flex)
+        row.operators = converted.operators
+        if fmt == "tflite":  # proven from the file's own bytes, before anything is written
+            from dlbootcamp.export import tflite
+
+            tflite.check_builtin_only(row.operators, path.name, allow_flex=allow_flex)
     except ExportError as exc:
         row["error"] = str(exc)
-        item.failures.append(f"{path.name}: {exc}")
+        item.failures.append(f"{path.name}: {exc}" if not str(exc).startswith(path.name) else str(exc))
         return item
     row["changes"] = list(converted.changes)
     atomic.write_bytes(path, converted.content, overwrite=force)
@@ -373,7 +453,8 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
     meta = sidecar.build(path, runner, fmt=fmt, quantization=q, model_name=model.name, lesson=lesson,
                          changes=converted.changes, sig=sig,
                          hints=sidecar.input_hints(model, sig, calibration if calibration is not None else parity),
-                         extras={**(extras or {}), **({"opset": converted.opset} if fmt == "onnx" else {})})
+                         extras={**(extras or {}), **({"opset": converted.opset} if fmt == "onnx" else {})},
+                         operators=row.operators)
     sidecar.write(path, meta, overwrite=force)
     try:
         _parity(item, runner, sig, parity, reference)
@@ -387,7 +468,7 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
 def _parity(item: _Built, runner, sig, inputs, reference) -> None:
     """Run the artifact on ``inputs``, compare with Keras' ``reference`` outputs, check fp32/fp16.
 
-    fp32 artifacts with a dynamic batch run a second time in batches of ``verify.SECOND_BATCH``
+    fp32 artifacts run again at batch 1 and, with a dynamic batch, in batches of ``verify.SECOND_BATCH``
     (keras' onnx_test recipe); that failure is reported only when the first check passed.
     """
     from dlbootcamp.export import verify
@@ -401,12 +482,25 @@ def _parity(item: _Built, runner, sig, inputs, reference) -> None:
     if q not in verify.ATOL:
         return
     failures = verify.judge_exact(item.path.name, q, item.diffs)
-    if q == "fp32" and runner.batch_fixed is None and len(inputs[0]) > verify.SECOND_BATCH:
+    if q != "fp32":
+        item.failures += failures
+        return
+    # keras' onnx_test recipe: the same inputs again at batch 1 and at another batch size
+    k = min(len(inputs[0]), verify.BATCH_ONE_SAMPLES)
+    ones = verify.compare_all(names, [r[:k] for r in reference], item.predict([x[:k] for x in inputs], chunk_size=1),
+                              verify.ATOL[q])
+    row["parity_at_batch"] = {"1": max(d.max_abs_error for d in ones), str(verify.SECOND_BATCH): None}
+    failures = failures or verify.judge_exact(item.path.name, q, ones, where=" at batch 1")
+    if runner.batch_fixed is None and len(inputs[0]) > verify.SECOND_BATCH:
         again = verify.compare_all(names, reference, item.predict(inputs, chunk_size=verify.SECOND_BATCH),
                                    verify.ATOL[q])
         row["second_batch_max_abs_error"] = max(d.max_abs_error for d in again)
+        row["parity_at_batch"][str(verify.SECOND_BATCH)] = row["second_batch_max_abs_error"]
         failures = failures or verify.judge_exact(item.path.name, q, again,
                                                   where=f" in batches of {verify.SECOND_BATCH}")
+    elif runner.batch_fixed is not None:
+        row["batch_note"] = (f"batch fixed to {runner.batch_fixed} (a recurrent loop needs a static batch): parity "
+                             f"checked at batch {runner.batch_fixed} only")
     item.failures += failures
 
 
@@ -449,7 +543,7 @@ def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_
                 item.row["other_metrics"] = others
                 item.row["reference_other_metrics"] = {k: float(reference_metrics[k]) for k in others
                                                        if isinstance(reference_metrics.get(k), (int, float))}
-            if q in ("dynamic", "int8"):
+            if q in QUANTIZED:
                 item.row["tolerance"], item.row["judged_by"] = tolerance, f"{metric} within {tolerance:g} of Keras"
                 item.failures += verify.judge_metric(item.path.name, metric, value, reference, tolerance,
                                                      higher_is_better)
@@ -487,18 +581,27 @@ def _size_ratios(built: list[_Built], models) -> None:
 # --- the CLI's two other cases: a bare .keras file, and one artifact ---------------------------------
 
 def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=None, formats=FORMATS,
-                      quantizations=QUANTIZATIONS, force: bool = False, unsafe: bool = False,
+                      quantizations=None, force: bool = False, unsafe: bool = False,
                       allow_flex: bool = False, log=None) -> ExportReport:
     """Export a .keras file: no lesson, so no metric; parity on ``inputs_npz`` or generated inputs.
 
-    The default ``out_dir`` is ``export/`` beside the file. int8 needs ``calibration_npz``.
+    The default ``out_dir`` is ``export/`` beside the file. ``quantizations=None`` means all of
+    them, int8 only when ``calibration_npz`` is given (else skipped, with a note saying how to
+    get it); int8 asked for by name without ``calibration_npz`` is an error.
     """
     from dlbootcamp.export import keras_io
 
     path = keras_io.check_keras_path(path)
     formats = parse_choices(formats, FORMATS, "--to")
-    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
-    if "int8" in quantizations and calibration_npz is None:
+    skipped_int8 = []
+    if quantizations is None:
+        quantizations = QUANTIZATIONS if "tflite" in formats else ()
+        if calibration_npz is None:
+            skipped_int8 = [q for q in quantizations if q in CALIBRATED]
+            quantizations = tuple(q for q in quantizations if q not in CALIBRATED)
+    else:
+        quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    if any(q in CALIBRATED for q in quantizations) and calibration_npz is None:
         raise UserError(f"int8 quantization of {path.name} needs calibration data: pass --calibration FILE.npz "
                         f"with a few hundred representative inputs (one array per model input), or leave int8 out "
                         f"of --quantize.")
@@ -513,9 +616,15 @@ def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=No
     inputs = keras_io.read_npz(inputs_npz, names, flag="--inputs") if inputs_npz is not None else None
     calibration = keras_io.read_npz(calibration_npz, names, flag="--calibration") \
         if calibration_npz is not None else None
+    notes = []
+    if skipped_int8:
+        notes.append(f"{' and '.join(artifact_name(name, 'tflite', q) for q in skipped_int8)} not written: int8 "
+                     f"needs calibration data; pass --calibration FILE.npz with a few hundred representative inputs")
+        if log:
+            log(f"note: {notes[-1]}")
     return export_and_verify({name: model}, out_dir, inputs=inputs, calibration=calibration, formats=formats,
                              quantizations=quantizations, source=str(path), force=force, allow_flex=allow_flex,
-                             log=log)
+                             log=log, notes=notes)
 
 
 def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = False, seed: int = 0) -> ExportReport:
@@ -532,9 +641,9 @@ def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = Fals
         meta = device_bench.read_sidecar(str(artifact)) or {}
     except device_bench.ArtifactError as exc:
         raise ExportError(str(exc)) from None
-    model = keras_io.load_model(reference, unsafe=unsafe)
+    model = serving.exportable(keras_io.load_model(reference, unsafe=unsafe))
     sig = serving.signature(model)
-    q = meta.get("quantization") or next((q for q in QUANTIZATIONS if artifact.name.endswith(f".{q}.tflite")), "fp32")
+    q = device_bench.guess_quantization(str(artifact), meta) or "fp32"
     fmt = "onnx" if artifact.suffix == ".onnx" else "tflite"
     names = [t.name for t in sig.inputs]
     if inputs_npz is not None:
@@ -544,11 +653,10 @@ def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = Fals
         hints = {t["name"]: t for t in meta.get("inputs", [])}
         inputs = generated_inputs(model, sig, seed=seed, hints=hints)
         notes = [f"parity checked on {GENERATED_SAMPLES} generated inputs; pass --inputs FILE.npz to use real ones"]
-    row = {"name": model.name, "format": fmt, "quantization": q, "path": str(artifact),
-           "size_bytes": artifact.stat().st_size, "size_ratio": None, "runtime": runner.runtime,
-           "batch_fixed": runner.batch_fixed, "changes": meta.get("changes", []), "metric": None,
-           "metric_value": None, "reference_metric_value": None, "second_batch_max_abs_error": None,
-           "judged_by": None, "tolerance": None}
+    row = ReportRow(model.name, fmt, q, str(artifact),
+                    sidecar=device_bench.sidecar_path(str(artifact)) if meta else None,
+                    size_bytes=artifact.stat().st_size, runtime=runner.runtime, batch_fixed=runner.batch_fixed,
+                    changes=meta.get("changes", []), operators=meta.get("operators"))
     item = _Built(model.name, fmt, q, artifact, row)
     try:
         _parity(item, runner, sig, inputs, verify.keras_predict(model)(inputs))

@@ -250,21 +250,17 @@ def document(results: list[dict], settings: dict | None = None, tool: str = "dlb
 
 
 def check_out(path) -> None:
-    """Fail before measuring when --out cannot be written (missing folders are created later)."""
-    path = pathlib.Path(path)
-    folder = path.parent.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise BenchError(f"--out {path} cannot be written ({folder} is not a writable folder); choose another path.")
+    """Fail before measuring when --out cannot be written (``device_bench.check_out``'s rule)."""
+    try:
+        db.check_out(os.fspath(path))
+    except db.ArtifactError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def write(doc: dict, path) -> pathlib.Path:
     """Write a bench document atomically; BenchError when the place cannot be written."""
     path = pathlib.Path(path)
     try:
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True)
         db.write_json(str(path), doc)
     except OSError as exc:
         raise BenchError(f"--out {path} cannot be written ({exc.strerror}); choose a writable path.") from None

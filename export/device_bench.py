@@ -52,14 +52,23 @@ import re
 import sys
 import time
 
-try:
-    import numpy as np
-except ImportError:  # a bare device: say what to install, in one line
-    if __name__ == "__main__":
-        print("device_bench.py: error: NumPy is not installed; install it (pip install numpy; on Termux: "
-              "pkg install python-numpy).", file=sys.stderr)
-        sys.exit(2)
-    raise
+
+class _NumPy:
+    """``np``: NumPy, imported on first use. `dlbootcamp --help` builds this file's flags
+    (``add_arguments``) without loading it, and a bare device gets one line saying what to install."""
+
+    def __getattr__(self, name):
+        global np
+        try:
+            import numpy
+        except ImportError:
+            raise ArtifactError("NumPy is not installed; install it (pip install numpy; on Termux: pkg install "
+                                "python-numpy).") from None
+        np = numpy
+        return getattr(numpy, name)
+
+
+np = _NumPy()
 
 BENCH_SCHEMA = "dlbootcamp.bench/1"
 DEFAULT_RUNS = 100  # timed runs per artifact and thread count
@@ -74,6 +83,10 @@ RESULT_FIELDS = ("artifact", "name", "format", "variant", "quantization", "lesso
                  "rss_growth_mb", "process_peak_rss_mb", "stopped_by_max_secs", "source", "machine")
 LATENCY_FIELDS = ("min", "p50", "p90", "p99", "max", "mean", "std")
 SIDECAR_SCHEMA = "dlbootcamp.sidecar/1"
+# What the exporter writes, defined once here (this file is the one every other module may import):
+FORMATS = ("tflite", "onnx")  # ONNX is float32 only
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8", "int8-full")  # TFLite variants, artifact NAME.QUANT.tflite
+CALIBRATED = ("int8", "int8-full")  # variants that need calibration data (int8: float I/O; int8-full: int8 I/O)
 RUNTIME_PACKAGES = {
     ".tflite": "ai-edge-litert (pip install ai-edge-litert) or tflite-runtime",
     ".onnx": "onnxruntime (pip install onnxruntime)",
@@ -339,22 +352,37 @@ def open_artifact(path: str, *, threads: int = 1, xnnpack: bool = True) -> Runne
     return OnnxRunner(path, threads=threads)
 
 
-def sample_inputs(runner: Runner, *, batch: int = 1, seed: int = 0, sidecar: dict | None = None) -> list[np.ndarray]:
-    """Inputs matching the model's spec, from a fixed seed (float in [0, 1), ints in the vocabulary)."""
+DEFAULT_VOCAB = 2  # integer inputs without a vocab_size hint: ids 0 and 1 are valid for any vocabulary
+
+
+def generate_inputs(tensors, n: int = 1, *, seed: int = 0, hints: dict | None = None) -> list[np.ndarray]:
+    """Inputs for ``tensors`` (objects with ``name``, ``shape``, ``dtype``) from a fixed seed.
+
+    The one generated-input maker (the exporter's parity check and every benchmark use it).
+    Dynamic dimensions (-1 or None) are ``n`` for the batch, 1 elsewhere. Floats are uniform in
+    the input's ``range`` hint (default [0, 1)); integer inputs uniform in [0, ``vocab_size``)
+    (default ``DEFAULT_VOCAB``). A quantized input (int8 with a scale) gets floats: quantize them.
+    """
     rng = np.random.default_rng(seed)
-    hints = {t["name"]: t for t in (sidecar or {}).get("inputs", [])}
-    feeds = []
-    for spec in runner.inputs:
-        shape = [batch if i == 0 and d == -1 else (d if d > 0 else 1) for i, d in enumerate(spec.shape)]
-        if runner.batch_fixed and shape:
-            shape[0] = runner.batch_fixed
-        hint = hints.get(spec.name, {})
-        if spec.dtype.kind in "iu" and not spec.quantized:
-            feeds.append(rng.integers(0, int(hint.get("vocab_size", 2)), size=shape).astype(spec.dtype))
+    out = []
+    for t in tensors:
+        dims = [None if d is None or int(d) < 0 else int(d) for d in t.shape]
+        shape = [n if i == 0 and d is None else (d or 1) for i, d in enumerate(dims)]
+        hint = (hints or {}).get(t.name, {})
+        dtype = np.dtype(t.dtype)
+        if dtype.kind in "iub" and not getattr(t, "quantized", False):
+            out.append(rng.integers(0, int(hint.get("vocab_size", DEFAULT_VOCAB)), size=shape).astype(dtype))
         else:
             lo, hi = hint.get("range", (0.0, 1.0))
-            feeds.append(spec.quantize(rng.uniform(lo, hi, size=shape).astype(np.float32)))
-    return feeds
+            out.append(rng.uniform(lo, hi, size=shape).astype(np.float32 if dtype.kind != "f" else dtype))
+    return out
+
+
+def sample_inputs(runner: Runner, *, batch: int = 1, seed: int = 0, sidecar: dict | None = None) -> list[np.ndarray]:
+    """Raw feeds for ``runner`` from ``generate_inputs``, with the sidecar's hints, quantized where it wants."""
+    hints = {t["name"]: t for t in (sidecar or {}).get("inputs", [])}
+    arrays = generate_inputs(runner.inputs, runner.batch_fixed or batch, seed=seed, hints=hints)
+    return [spec.quantize(x) for spec, x in zip(runner.inputs, arrays)]
 
 
 # --- checking what was asked, before any work starts ------------------------------------------
@@ -415,10 +443,15 @@ def ensure_runtime(ext: str) -> str:
 
 # --- inputs: a file, the sidecar's hints, or a fixed seed -------------------------------------
 
-def load_inputs(path: str) -> dict[str, np.ndarray]:
-    """Arrays from a .npz (``numpy.savez``) or .npy file, by name, in file order."""
+def load_inputs(path: str, flag: str = "--inputs") -> dict[str, np.ndarray]:
+    """Arrays from a .npz (``numpy.savez``) or .npy file, by name, in file order.
+
+    The one .npz reader: ``--inputs``/``--calibration`` of the exporter and every benchmark use
+    it (then ``match_inputs``).
+    """
+    path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ArtifactError(f"--inputs {path} does not exist; expected a .npz file written by numpy.savez "
+        raise ArtifactError(f"{flag} {path} does not exist; expected a .npz file written by numpy.savez "
                             f"with one array per model input.")
     try:
         loaded = np.load(path, allow_pickle=False)
@@ -427,7 +460,7 @@ def load_inputs(path: str) -> dict[str, np.ndarray]:
         with loaded:
             return {k: loaded[k] for k in loaded.files}
     except Exception as exc:  # zipfile, pickle and format errors all mean the same to the user
-        raise ArtifactError(f"--inputs {path} is not a readable .npz file ({str(exc).splitlines()[0]}); "
+        raise ArtifactError(f"{flag} {path} is not a readable .npz file ({str(exc).splitlines()[0]}); "
                             f"expected numpy.savez output with one array per model input.") from None
 
 
@@ -437,24 +470,36 @@ def _plain(name: str) -> str:
     return name[len("serving_default_"):] if name.startswith("serving_default_") else name
 
 
-def match_inputs(runner: Runner, inputs, source: str = "--inputs") -> list[np.ndarray]:
-    """One array per model input, in the model's order, from a dict (by name), list or array."""
-    names = [t.name for t in runner.inputs]
+def match_inputs(model, inputs, source: str = "--inputs") -> list[np.ndarray]:
+    """One array per model input, in the model's order, from a dict (by name), list or array.
+
+    ``model``: a Runner, or the input names. A dict matches by name (``serving_default_x:0``
+    reads as ``x``); unnamed arrays (``arr_0``...) or a single array for a single input match by
+    position. All arrays must have the same number of rows.
+    """
+    names = [t.name for t in model.inputs] if isinstance(model, Runner) else list(model)
     if isinstance(inputs, np.ndarray):
         inputs = [inputs]
     if isinstance(inputs, dict):
         by_plain = {_plain(k): v for k, v in inputs.items()}
         if all(_plain(n) in by_plain for n in names):
-            return [np.asarray(by_plain[_plain(n)]) for n in names]
-        if len(inputs) == len(names) and (len(names) == 1 or all(re.fullmatch(r"arr_\d+", k) for k in inputs)):
-            return [np.asarray(v) for v in inputs.values()]
-        raise ArtifactError(f"{source} holds arrays {sorted(inputs)}; the model's inputs are {names}. "
-                            f"Save one array per input, named after it: numpy.savez(FILE, {names[0]}=...).")
-    inputs = list(inputs)
-    if len(inputs) != len(names):
-        raise ArtifactError(f"{source} gives {len(inputs)} arrays; the model takes {len(names)} "
-                            f"({', '.join(names)}). Give one array per input.")
-    return [np.asarray(x) for x in inputs]
+            arrays = [np.asarray(by_plain[_plain(n)]) for n in names]
+        elif len(inputs) == len(names) and (len(names) == 1 or all(re.fullmatch(r"arr_\d+", k) for k in inputs)):
+            arrays = [np.asarray(v) for v in inputs.values()]
+        else:
+            raise ArtifactError(f"{source} holds arrays {sorted(inputs)}; the model's inputs are {names}. "
+                                f"Save one array per input, named after it: numpy.savez(FILE, {names[0]}=...).")
+    else:
+        inputs = list(inputs)
+        if len(inputs) != len(names):
+            raise ArtifactError(f"{source} gives {len(inputs)} arrays; the model takes {len(names)} "
+                                f"({', '.join(names)}). Give one array per input.")
+        arrays = [np.asarray(x) for x in inputs]
+    lengths = sorted({len(a) if a.ndim else 1 for a in arrays})
+    if len(lengths) > 1:
+        raise ArtifactError(f"{source}: the input arrays have different numbers of samples {lengths}; expected the "
+                            f"same number of rows in each.")
+    return arrays
 
 
 def make_feeds(runner: Runner, *, batch: int = 1, inputs=None, sidecar: dict | None = None, seed: int = 0,
@@ -646,7 +691,7 @@ def guess_quantization(path: str, sidecar: dict | None) -> str | None:
     if sidecar and sidecar.get("quantization"):
         return str(sidecar["quantization"])
     parts = os.path.basename(path).lower().split(".")[1:-1]
-    for q in ("fp32", "fp16", "dynamic", "int8"):
+    for q in QUANTIZATIONS:
         if q in parts:
             return q
     return None
@@ -855,12 +900,32 @@ def table_rows(results: list[dict]) -> list[list[str]]:
     return rows
 
 
+def render_table(heads: list[str], rows: list[list], *, right_from: int | None = None,
+                 markdown: bool = False) -> list[str]:
+    """The lines of a table: plain text (padded columns, a dashed rule under the heads) or Markdown.
+
+    Columns from index ``right_from`` on are right-aligned (numbers). The one table formatter of
+    the package: the bench table, the export report's table and the Markdown report use it.
+    """
+    def right(i):
+        return right_from is not None and i >= right_from
+
+    rows = [[str(c) for c in r] for r in rows]
+    if markdown:
+        rule = "|" + "|".join("---:" if right(i) else "---" for i in range(len(heads))) + "|"
+        return ["| " + " | ".join(heads) + " |", rule, *("| " + " | ".join(r) + " |" for r in rows)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(heads)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if right(i) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(heads), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
 def format_table(results: list[dict]) -> str:
     """A plain-text table for a terminal, with the machine on top."""
     rows = table_rows(results)
     heads = [c for c, _ in COLUMNS]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(heads)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     machines = []
     for r in results:
         d = describe_machine(r.get("machine", {}), load=False)
@@ -871,7 +936,7 @@ def format_table(results: list[dict]) -> str:
     if loads:
         lines.append(f"load average (1 min) when measured: {loads[0]}" + (f" to {loads[-1]}" if loads[-1] != loads[0]
                                                                           else ""))
-    lines += [fmt(heads), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
+    lines += render_table(heads, rows, right_from=2)
     stopped = [r["name"] for r in results if r.get("stopped_by_max_secs")]
     if stopped:
         lines.append(f"note: --max-secs stopped {', '.join(stopped)} before all runs finished (see 'runs').")
@@ -938,9 +1003,9 @@ def build_parser(prog: str = "device_bench.py") -> argparse.ArgumentParser:
     return p
 
 
-def add_arguments(p) -> None:
-    """The options shared by this script and `dlbootcamp bench`."""
-    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="exported model files")
+def add_arguments(p, *, artifacts_help: str = "exported model files (.tflite, .onnx)") -> None:
+    """The options shared by this script and `dlbootcamp bench` (defined here only)."""
+    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help=artifacts_help)
     g = p.add_argument_group("measurement")
     g.add_argument("--threads", default="1", help="comma-separated thread counts, one benchmark each (default: 1)")
     g.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"timed runs (default: {DEFAULT_RUNS})")
@@ -964,15 +1029,19 @@ def settings_of(args, threads) -> dict:
 
 
 def check_out(path: str) -> None:
-    """Fail before measuring when --out cannot be written: its folder must exist."""
+    """Fail before measuring when --out cannot be written (missing folders are created when writing)."""
     folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise ArtifactError(f"--out {path} cannot be written (no writable folder {folder}); "
-                            f"create the folder or choose another path.")
+        raise ArtifactError(f"--out {path} cannot be written ({folder} is not a writable folder); choose another "
+                            f"path.")
 
 
 def write_json(path: str, doc: dict) -> None:
-    """Write atomically: a partial file never replaces a good one."""
+    """Write atomically (a partial file never replaces a good one), creating missing folders."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.partial"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
@@ -983,6 +1052,7 @@ def write_json(path: str, doc: dict) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        np.ndarray  # noqa: B018 (NumPy first, with its own message: the runtimes need it too)
         threads = parse_threads(args.threads)
         if args.out:
             check_out(args.out)

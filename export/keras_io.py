@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import zipfile
 
 import numpy as np
@@ -40,6 +41,50 @@ def check_keras_path(path) -> pathlib.Path:
     return path
 
 
+def import_custom_objects(modules) -> list[str]:
+    """Import the user's modules that register custom layers (``--custom-objects MODULE[,MODULE]``).
+
+    Each item is a module name importable from the current folder (``my_layers`` for
+    ``my_layers.py``) or a path to a ``.py`` file. Importing it runs its
+    ``@keras.saving.register_keras_serializable()`` decorators, so safe-mode loading finds the
+    classes; it is the user's own code, named on the command line, not code from the model file.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    items = [m.strip() for m in (modules.split(",") if isinstance(modules, str) else modules or []) if m.strip()]
+    imported = []
+    for item in items:
+        try:
+            if item.endswith(".py"):
+                file = pathlib.Path(item)
+                if not file.is_file():
+                    raise ImportError(f"no file {file}")
+                spec = importlib.util.spec_from_file_location(file.stem, file)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[file.stem] = module
+                spec.loader.exec_module(module)
+            else:
+                sys.path.insert(0, os.getcwd())
+                try:
+                    importlib.import_module(item)
+                finally:
+                    sys.path.remove(os.getcwd())
+        except Exception as exc:  # ImportError, SyntaxError, or whatever the module raises
+            if item.endswith(".py"):
+                sys.modules.pop(pathlib.Path(item).stem, None)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"--custom-objects {item} could not be imported ({first}); give a module "
+                            f"importable from the current folder (my_layers for my_layers.py) or the path of a .py "
+                            f"file.") from None
+        imported.append(item)
+    return imported
+
+
+_MISSING_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
+
+
 def load_model(path, *, unsafe: bool = False):
     """Load a .keras model for export (not compiled). Lambda layers need ``unsafe=True``."""
     import keras
@@ -53,31 +98,24 @@ def load_model(path, *, unsafe: bool = False):
             raise UserError(f"{path} contains a Lambda layer, whose Python code would run on loading, and safe "
                             f"mode refuses it; pass --unsafe only if you trust this file, or rebuild the model "
                             f"without Lambda layers.") from None
+        missing = _MISSING_CLASS.search(message)
+        if missing:
+            raise UserError(f"{path} uses the custom class {missing.group(1)!r}, which is not registered; pass "
+                            f"--custom-objects MODULE naming the module that defines it (decorated with "
+                            f"@keras.saving.register_keras_serializable()).") from None
         first = message.split(". ")[0][:300] or type(exc).__name__
         raise UserError(f"{path} could not be loaded as a Keras model ({first}); re-save it with "
                         f"model.save('{path.name}'), and import the module that registers any custom layers.") from None
 
 
 def read_npz(path, names: list[str], *, flag: str) -> list[np.ndarray]:
-    """Arrays for inputs ``names`` from an .npz file: by input name, or the only array for one input."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise UserError(f"{flag} {path} does not exist or is not a file; expected an .npz file with one array per "
-                        f"model input ({', '.join(names)}).")
+    """Arrays for inputs ``names`` from an .npz file: by input name, or the only array for one input.
+
+    Read and matched by ``device_bench`` (``load_inputs``, ``match_inputs``): one reader, one set of rules.
+    """
+    from dlbootcamp.export import device_bench
+
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{flag} {path} could not be read as an .npz file ({exc}); save inputs with "
-                        f"numpy.savez(path, {names[0]}=array, ...).") from None
-    if len(names) == 1 and len(arrays) == 1:
-        return [next(iter(arrays.values()))]
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise UserError(f"{flag} {path} has arrays {sorted(arrays) or 'none'}; the model's inputs are "
-                        f"{', '.join(names)} (missing {', '.join(missing)}). Name each array after its input.")
-    lengths = {len(arrays[n]) for n in names}
-    if len(lengths) != 1:
-        raise UserError(f"{flag} {path}: the input arrays have different numbers of samples {sorted(lengths)}; "
-                        f"expected the same number of rows in each.")
-    return [arrays[n] for n in names]
+        return device_bench.match_inputs(names, device_bench.load_inputs(path, flag=flag), f"{flag} {path}")
+    except device_bench.ArtifactError as exc:
+        raise UserError(str(exc)) from None

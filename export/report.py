@@ -28,7 +28,7 @@ import pathlib
 from dlbootcamp.errors import UserError
 from dlbootcamp.export import device_bench as db
 
-EXPORT_REPORT = "export-report.json"
+EXPORT_REPORT = "export-report.json"  # NAME.export-report.json, or this name alone (older exports)
 JOINED_FIELDS = ("metric", "metric_value", "reference_metric_value", "passed", "max_abs_error", "size_ratio",
                  "top1_agreement", "tolerance")
 
@@ -93,13 +93,19 @@ def _read_source(path: pathlib.Path, *, device: str | None, strict: bool) -> tup
             r.setdefault("machine", doc.get("machine", {}))
             out.append(r)
         return out, {}
-    if path.name == EXPORT_REPORT:
+    if is_export_report(path):
         return [], export_rows(path, doc)
     if strict:
         found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
         raise ReportError(f"{path} has schema {found!r}; expected {db.BENCH_SCHEMA!r} (from `dlbootcamp bench "
                           f"--json`) or an {EXPORT_REPORT}.")
     return [], {}
+
+
+def is_export_report(path) -> bool:
+    """``NAME.export-report.json`` (one per exported model) or ``export-report.json`` (older exports)."""
+    name = pathlib.Path(path).name
+    return name == EXPORT_REPORT or name.endswith(f".{EXPORT_REPORT}")
 
 
 def export_rows(path: pathlib.Path, doc=None) -> dict[str, dict]:
@@ -139,7 +145,7 @@ def attach_export_rows(results: list[dict], rows: dict[str, dict] | None = None)
         if not art or r.get("source") == "benchmark_model":
             continue
         folder = pathlib.Path(os.path.realpath(art)).parent
-        for rep in [folder / EXPORT_REPORT, *folder.glob(f"*/{EXPORT_REPORT}")]:
+        for rep in [*folder.glob(f"*{EXPORT_REPORT}"), *folder.glob(f"*/*{EXPORT_REPORT}")]:
             if rep.exists():
                 for k, v in export_rows(rep).items():
                     rows.setdefault(k, v)
@@ -178,7 +184,7 @@ def _fmt(x, nd=4) -> str:
 
 def _sort_key(r: dict):
     order = {"keras": 0, "tflite": 1, "onnx": 2}
-    quant = {"fp32": 0, "fp16": 1, "dynamic": 2, "int8": 3}
+    quant = {q: i for i, q in enumerate(db.QUANTIZATIONS)}
     return (r.get("lesson") or "", r.get("batch") or 1, r.get("threads") or 0, order.get(r.get("format"), 9),
             r.get("variant") or "", quant.get(r.get("quantization"), 9), r.get("source") or "")
 
@@ -216,7 +222,7 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
         head += ["metric", "parity"]
     if len(machines) > 1:
         head.append("machine")
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|"]
+    cells_of_rows = []
     for r in rows:
         lat = r.get("latency_ms") or {}
         size = r.get("model_size_bytes")
@@ -233,7 +239,8 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
             cells.append({True: "passed", False: "FAILED", None: "-"}[r.get("passed")])
         if len(machines) > 1:
             cells.append(f"[{machines.index(db.describe_machine(r.get('machine') or {}, load=False)) + 1}]")
-        lines.append("| " + " | ".join(cells) + " |")
+        cells_of_rows.append(cells)
+    lines = db.render_table(head, cells_of_rows, right_from=2, markdown=True)
     lines.append("")
     if len(machines) == 1:
         lines.append(f"Machine: {machines[0]}.")

@@ -89,17 +89,50 @@ def _producer(tensor) -> str:
     return history.operation.name if history is not None else tensor.name
 
 
-def signature(model) -> Signature:
-    """Names, shapes and dtypes of a built Keras model's inputs and outputs (ExportError if none)."""
+def exportable(model):
+    """``model`` itself, or a functional view of it (same layers, same weights) that has ``input``/``output``.
+
+    A ``keras.Sequential`` has ``inputs``/``outputs`` once built (from ``keras.Input``, ``build()`` or
+    a first call) but no ``input``/``output`` until it is called again after loading, which the
+    converters and the parity check need; the functional view has both. A Sequential saved
+    before it was ever built has no input shape and no weights: ExportError saying how to fix it.
+    """
     import keras
 
     from dlbootcamp.errors import ExportError
 
     try:
+        model.input, model.output  # noqa: B018 (the check is the attribute access)
+        return model
+    except (AttributeError, ValueError):
+        pass
+    try:
         inputs, outputs = list(model.inputs), list(model.outputs)
-    except (AttributeError, ValueError) as exc:
-        raise ExportError(f"Model {model.name!r} has no defined inputs ({str(exc).rstrip('.')}); export a "
-                          f"functional or sequential model built with keras.Input.") from None
+    except (AttributeError, ValueError):
+        inputs = outputs = []
+    if not inputs or not outputs:
+        kind = "Sequential model" if isinstance(model, keras.Sequential) else "Model"
+        raise ExportError(f"{kind} {model.name!r} was never built, so it has no input shape and no weights to "
+                          f"export; start it with keras.Input(shape=...) (or call model.build((None, ...))), train "
+                          f"or load its weights, and save it again.")
+    if isinstance(model, keras.Sequential) and len(inputs) == 1:
+        # Its layers again on a fresh Input with a dynamic batch: built by a first call on data,
+        # a Sequential records that data's batch size as its own.
+        t = inputs[0]
+        x = fresh = keras.Input(batch_shape=(None, *t.shape[1:]), dtype=t.dtype, name=_producer(t))
+        for layer in model.layers:
+            x = layer(x)
+        return keras.Model(fresh, x, name=model.name)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs[0] if len(outputs) == 1 else outputs,
+                       name=model.name)
+
+
+def signature(model) -> Signature:
+    """Names, shapes and dtypes of a built Keras model's inputs and outputs (ExportError if none)."""
+    import keras
+
+    model = exportable(model)
+    inputs, outputs = list(model.inputs), list(model.outputs)
     if isinstance(model.input, dict):  # dict-structured models: the keys are the names
         in_names = [k for k, _ in sorted(model.input.items())]
     else:
@@ -146,6 +179,15 @@ def serving_function(model, sig: Signature):
 
 def frozen_function(model, sig: Signature):
     """The serving function traced with its weights turned into constants (a ConcreteFunction)."""
+    return frozen_serving_function(model, sig).get_concrete_function()
+
+
+def frozen_serving_function(model, sig: Signature):
+    """``serving_function`` with every captured weight and tensor turned into a constant (a tf.function).
+
+    Tensors a layer computed outside its variables (an adapted ``Normalization``'s mean and
+    variance) are captures of the traced graph; frozen, they cannot become extra graph inputs.
+    """
     import tensorflow as tf
     # The public converters freeze the same way internally; TFLite needs it done up front to
     # keep the output names (see the module docstring).
@@ -158,7 +200,7 @@ def frozen_function(model, sig: Signature):
     def serve(*args):
         return tf.nest.pack_sequence_as(traced.structured_outputs, frozen(*args))
 
-    return serve.get_concrete_function()
+    return serve
 
 
 # --- recurrent models ------------------------------------------------------------------------------

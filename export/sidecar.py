@@ -5,7 +5,7 @@ Every artifact ``model.int8.tflite`` gets ``model.int8.tflite.json`` beside it, 
 
     {"schema": "dlbootcamp.sidecar/1", "artifact": "model.int8.tflite", "format": "tflite",
      "quantization": "int8", "model_name": "digits_mlp", "lesson": "training",
-     "batch_fixed": null, "changes": [],
+     "batch_fixed": null, "changes": [], "operators": ["DEQUANTIZE", "FULLY_CONNECTED", "QUANTIZE", ...],
      "inputs":  [{"name": "image", "shape": [-1, 8, 8], "dtype": "int8",
                   "scale": 0.0039, "zero_point": -128, "range": [0.0, 1.0]}],
      "outputs": [{"name": "probs", "shape": [-1, 10], "dtype": "int8", "scale": ..., "zero_point": ...}],
@@ -29,7 +29,7 @@ from dlbootcamp.export import device_bench
 
 SCHEMA = device_bench.SIDECAR_SCHEMA
 RESERVED = ("schema", "artifact", "format", "quantization", "model_name", "lesson", "batch_fixed", "changes",
-            "inputs", "outputs")
+            "operators", "inputs", "outputs")
 
 
 def input_hints(model, sig, arrays: list[np.ndarray] | None) -> dict[str, dict]:
@@ -69,7 +69,7 @@ def _embedding_sizes(model) -> dict[str, int]:
 
 def build(artifact, runner: device_bench.Runner, *, fmt: str, quantization: str, model_name: str,
           lesson: str | None, changes: list[str], sig, hints: dict[str, dict] | None = None,
-          extras: dict | None = None) -> dict:
+          extras: dict | None = None, operators: list[str] | None = None) -> dict:
     """The sidecar dict of a written artifact, in the Keras model's input/output order."""
     hints = hints or {}
 
@@ -88,6 +88,7 @@ def build(artifact, runner: device_bench.Runner, *, fmt: str, quantization: str,
         "lesson": lesson,
         "batch_fixed": runner.batch_fixed,
         "changes": list(changes),
+        "operators": list(operators or []),  # every op in the file: built-ins only unless --allow-flex
         "inputs": describe(runner.inputs, sig.inputs),
         "outputs": describe(runner.outputs, sig.outputs),
     }

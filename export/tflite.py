@@ -1,14 +1,18 @@
-"""Convert a Keras model to TensorFlow Lite, in four precisions, with built-in ops only.
+"""Convert a Keras model to TensorFlow Lite, in five variants, with built-in ops only.
 
-Four quantization modes (``QUANTIZATIONS``), from the TFLite post-training guide:
+Five quantization modes (``QUANTIZATIONS``), from the TFLite post-training guide:
 
 - ``fp32``: the float model as is; the parity reference for the others.
 - ``fp16``: weights stored as float16 (half the size), computed in float32 on a CPU.
 - ``dynamic``: dynamic-range quantization: weights stored as int8, activations quantized on
   the fly where a kernel supports it. No calibration data needed; about 4x smaller.
-- ``int8``: full-integer quantization: weights *and* activations int8, scales calibrated on
-  representative inputs, and int8 input/output tensors so that a microcontroller or an NPU
-  never touches a float. Integer inputs (token ids) stay integers.
+- ``int8``: integer quantization with a float interface: weights *and* activations int8, scales
+  calibrated on representative inputs, float32 input and output tensors (a quantize op in, a
+  dequantize op out), which is what an app feeding floats wants: inputs beyond the
+  calibration range are not clipped on the way in.
+- ``int8-full``: the same with int8 input/output tensors (``NAME.int8-full.tflite``), so that a
+  microcontroller or an NPU never touches a float; the device quantizes with the sidecar's
+  scale and zero point. Integer inputs (token ids) stay integers in both.
 
 What makes an artifact *deployable* rather than merely converted:
 
@@ -37,8 +41,8 @@ import numpy as np
 
 from dlbootcamp.errors import ExportError
 from dlbootcamp.export import serving
+from dlbootcamp.export.device_bench import CALIBRATED, QUANTIZATIONS  # defined once, there
 
-QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 CALIBRATION_SAMPLES = 200  # representative inputs used to calibrate int8 (the TFLite guide: 100-500)
 
 
@@ -52,6 +56,52 @@ class TFLiteModel:
     batch_fixed: int | None = None
     changes: list[str] = dataclasses.field(default_factory=list)
     flex_ops: list[str] = dataclasses.field(default_factory=list)  # TF ops kept (allow_flex only)
+
+    @property
+    def operators(self) -> list[str]:
+        """The operators in the flatbuffer (see ``operators``)."""
+        return operators(self.content)
+
+
+# --- what a written flatbuffer contains ---------------------------------------------------------------
+
+def operators(content: bytes) -> list[str]:
+    """Every operator a .tflite flatbuffer uses, sorted: built-ins by name (``FULLY_CONNECTED``),
+    custom ops as ``CUSTOM:code`` (Flex ops are custom ops whose code starts with ``Flex``).
+
+    Read with the flatbuffer schema that ships with the runtime (``ai_edge_litert``), so the
+    list describes the file itself, whatever the converter meant to write.
+    """
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:  # older installs: the same generated schema inside TensorFlow
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAs(content, 0)
+    ops = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())  # the wide field, or the old byte
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            ops.add(f"CUSTOM:{(code.CustomCode() or b'').decode()}")
+        else:
+            ops.add(names.get(builtin, f"BUILTIN_{builtin}"))
+    return sorted(ops)
+
+
+def non_builtin(ops: list[str]) -> list[str]:
+    """The Flex and custom ops in an ``operators`` list (which the standalone runtime cannot run)."""
+    return [op.removeprefix("CUSTOM:") for op in ops if op.startswith("CUSTOM:")]
+
+
+def check_builtin_only(ops: list[str], artifact: str, *, allow_flex: bool = False) -> None:
+    """ExportError when a flatbuffer holds Flex or custom ops and the caller did not allow them."""
+    extra = non_builtin(ops)
+    if extra and not allow_flex:
+        raise ExportError(f"{artifact} holds ops that are not TFLite built-ins ({', '.join(extra)}); the standalone "
+                          f"LiteRT runtime cannot run it. Replace those layers with built-in ones, or pass "
+                          f"--allow-flex to keep them for a runtime linked with the Flex delegate.")
 
 
 class _NeedsStaticShapes(Exception):
@@ -76,7 +126,7 @@ def _converter(function, quantization: str, calibration, sig: serving.Signature,
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantization == "int8":
+    elif quantization in CALIBRATED:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _representative(calibration, sig)
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -84,9 +134,10 @@ def _converter(function, quantization: str, calibration, sig: serving.Signature,
         # convolutions): every int8 runtime (TFLite Micro, NPU delegates) has that kernel, and a small
         # MLP does not carry 12 bytes of scale + zero point per output unit (~20% of its file).
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-        if any(not t.is_integer for t in sig.inputs):
-            converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if quantization == "int8-full":
+            if any(not t.is_integer for t in sig.inputs):
+                converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     if flex:
         ops = [*ops, tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     converter.target_spec.supported_ops = ops
@@ -150,7 +201,7 @@ def _run(converter) -> bytes:
 def _candidates(model, sig: serving.Signature, recurrent: list[str], quantization: str):
     """(model, signature, changes) to try in order: as is, batch 1, unrolled with batch 1.
 
-    int8 goes straight to the unrolled copy: TF 2.21's calibrator crashes the process
+    int8 (both interfaces) goes straight to the unrolled copy: TF 2.21's calibrator crashes the process
     (a segfault in ``calibrator._feed_tensors``) on a model with a WHILE loop.
     """
     fixed = sig.with_batch(1) if sig.batch_dynamic else sig
@@ -161,12 +212,12 @@ def _candidates(model, sig: serving.Signature, recurrent: list[str], quantizatio
         if sig.batch_dynamic:
             yield model, fixed, ["batch fixed to 1 (a loop in the model needs static shapes)"]
         return
-    if quantization != "int8":
+    if quantization not in CALIBRATED:
         yield model, fixed, pinned
     try:
         copy = serving.unrolled(model)
     except ValueError as exc:
-        if quantization == "int8":
+        if quantization in CALIBRATED:
             raise ExportError(f"int8 quantization of model {model.name!r} needs its recurrent layers unrolled, and "
                               f"{exc}; export fp32/fp16/dynamic instead.") from None
         return
@@ -181,8 +232,9 @@ def convert(model, quantization: str = "fp32", *, calibration=None, allow_flex: 
     """
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"Unknown TFLite quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}.")
+    model = serving.exportable(model)
     sig = serving.signature(model)
-    if quantization == "int8":
+    if quantization in CALIBRATED:
         calibration = _check_calibration(calibration, sig)
     recurrent = serving.recurrent_layers(model)
     tf_ops: list[str] = []

@@ -14,7 +14,7 @@ compare with stated tolerances, then once more at another batch size. Per output
 What passes (``judge``):
 
 - ``fp32``: every element within ``atol 1e-4 + rtol 1e-4 x |keras|`` (``numpy.allclose``'s
-  rule), at the parity batch size and again in batches of 7;
+  rule), at the parity batch size, again at batch 1 and in batches of 3;
 - ``fp16``: the same with ``1e-2``;
 - ``dynamic`` and ``int8``: the model's own **metric** on held-out data (the lesson's
   ``evaluate``), at most ``quantized_tolerance`` worse than the Keras model's. Without a
@@ -37,7 +37,8 @@ from dlbootcamp.export import device_bench
 ATOL = {"fp32": 1e-4, "fp16": 1e-2}  # also used as rtol (numpy.allclose's rule)
 QUANTIZED_MIN_TOP1 = 0.9  # no metric: share of arg-max answers an int8/dynamic classifier must keep
 QUANTIZED_MAX_SPREAD_ERROR = 0.05  # no metric: mean abs error / (max - min of the Keras output)
-SECOND_BATCH = 7  # the fp32 re-check feeds batches of this size (and the remainder)
+SECOND_BATCH = 3  # the fp32 re-check feeds batches of this size (and the remainder)
+BATCH_ONE_SAMPLES = 16  # the fp32 re-check at batch 1 runs this many samples one at a time
 CHUNK = 256  # samples per runtime call for dynamic-batch artifacts
 
 

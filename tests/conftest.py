@@ -77,7 +77,8 @@ def quick_cli_run(lesson_id: str, tmp_path_factory):
 def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str | None = None):
     """Export quick models to fp32 and int8 and check what every lesson promises: the fp32 TFLite and
     ONNX artifacts of each model match Keras within 1e-4, and every int8 artifact is scored with the
-    lesson's metric. Returns the report (the int8 tolerance is for each test to judge)."""
+    lesson's metric; every TFLite file holds built-in ops only (read from the flatbuffer). Returns the
+    report (the int8 tolerance is for each test to judge)."""
     from dlbootcamp.app import pipeline
 
     report = pipeline.export_lesson(lesson, cfg, exports, tmp_path, data=data, quantizations=("fp32", "int8"))
@@ -86,5 +87,7 @@ def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str
     assert all(r["passed"] and r["max_abs_error"] <= 1e-4 for r in fp32), report.failures
     int8 = [r for r in report.rows if r["quantization"] == "int8"]
     assert int8 and all(r["metric_value"] is not None for r in int8)
+    ops = {r["path"]: r["operators"] for r in report.rows if r["format"] == "tflite"}  # read from each file
+    assert all(found and not [op for op in found if op.startswith("CUSTOM:")] for found in ops.values()), ops
     assert metric is None or all(r["metric"] == metric for r in int8)
     return report

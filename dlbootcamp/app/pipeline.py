@@ -21,9 +21,8 @@ from __future__ import annotations
 import pathlib
 
 from dlbootcamp.errors import UserError
+from dlbootcamp.export.device_bench import CALIBRATED, FORMATS, QUANTIZATIONS  # defined once, there
 
-FORMATS = ("tflite", "onnx")
-QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 SAMPLES = 200  # calibration samples (train split) and parity samples (test split)
 
 
@@ -71,7 +70,8 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
     return api.export_and_verify(
         exports, out_dir,
         inputs=_lesson_inputs(module, data, names, "test", exports),
-        calibration=_lesson_inputs(module, data, names, "train", exports) if "int8" in quantizations else None,
+        calibration=(_lesson_inputs(module, data, names, "train", exports)
+                     if any(q in CALIBRATED for q in quantizations) else None),
         evaluate=evaluate, metric=info.metric if head else None,
         higher_is_better=head.higher_is_better if head else True,
         quantized_tolerance=info.quantized_tolerance, formats=formats, quantizations=quantizations,

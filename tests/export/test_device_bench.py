@@ -315,10 +315,11 @@ def test_bad_sidecars(capsys, tiny, tmp_path):
 
 
 def test_unwritable_out_and_interrupt(capsys, tiny, tmp_path, monkeypatch):
-    out = tmp_path / "no" / "dir" / "r.json"
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "r.json"
     code, _, err = cli(capsys, tiny["tiny.fp32.tflite"], "--runs", 2, "--out", out)
-    assert code == 2 and one_line(err) == (f"device_bench.py: error: --out {out} cannot be written (no writable "
-                                           f"folder {out.parent}); create the folder or choose another path.")
+    assert code == 2 and one_line(err) == (f"device_bench.py: error: --out {out} cannot be written ({out.parent} is "
+                                           f"not a writable folder); choose another path.")
     (tmp_path / "adir").mkdir()  # a folder where the file should go: found only when writing
     code, _, err = cli(capsys, tiny["tiny.fp32.tflite"], "--runs", 2, "--out", tmp_path / "adir")
     assert code == 2 and err.strip().splitlines()[-1] == (f"device_bench.py: error: --out {tmp_path / 'adir'} "

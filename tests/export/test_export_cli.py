@@ -7,7 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite", "model.onnx")
+ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite",
+             "model.int8-full.tflite", "model.onnx")
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +46,25 @@ def _one_line_error(code, err, expected_start):
 
 # --- the main path: a run folder -------------------------------------------------------------------
 
-def test_export_of_a_quick_training_run_writes_five_checked_artifacts(cli, quick_run):
+def test_export_of_a_quick_training_run_writes_six_checked_artifacts(cli, quick_run):
     code, out, err = cli("export", quick_run)
     assert code == 0, err
     export = quick_run / "export"
     for name in ARTIFACTS:
         assert (export / name).is_file() and (export / f"{name}.json").is_file()
-    report = json.loads((export / "export-report.json").read_text())
+    report = json.loads((export / "model.export-report.json").read_text())
     assert report["passed"] and report["lesson"] == "training" and report["metric"] == "test_accuracy"
     rows = {os.path.basename(r["path"]): r for r in report["rows"]}
     assert set(rows) == set(ARTIFACTS) and all(r["passed"] for r in rows.values())
     assert rows["model.fp32.tflite"]["max_abs_error"] <= 1e-4 and rows["model.onnx"]["max_abs_error"] <= 1e-4
     assert rows["model.int8.tflite"]["metric_value"] is not None
     assert rows["model.int8.tflite"]["size_ratio"] < 0.6
-    sidecar = json.loads((export / "model.int8.tflite.json").read_text())
+    assert rows["model.int8-full.tflite"]["metric_value"] is not None  # both int8 interfaces: the lesson's metric
+    sidecar = json.loads((export / "model.int8-full.tflite.json").read_text())
     assert sidecar["lesson"] == "training" and sidecar["labels"] == [str(d) for d in range(10)]
     assert sidecar["inputs"][0]["dtype"] == "int8" and sidecar["inputs"][0]["range"] == [0.0, 1.0]
+    float_interface = json.loads((export / "model.int8.tflite.json").read_text())
+    assert float_interface["inputs"][0]["dtype"] == "float32" and float_interface["outputs"][0]["dtype"] == "float32"
     header = out.splitlines()[0].split()
     assert header == ["artifact", "format", "quant", "size", "x", "fp32", "max", "abs", "err", "top-1", "metric",
                       "passed"]
@@ -68,7 +72,7 @@ def test_export_of_a_quick_training_run_writes_five_checked_artifacts(cli, quick
 
     # A second export to the same place is refused, and --force replaces it.
     code, _, err = cli("export", quick_run)
-    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 10 "
+    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 12 "
                                f"more) and would be overwritten; choose another --out folder or pass --force")
     code, _, err = cli("export", quick_run, "--to", "onnx", "--force", "--json")
     assert code == 0, err
@@ -164,30 +168,53 @@ def test_choice_errors(cli, keras_file):
                                "expected a comma-separated list of tflite, onnx.")
     code, _, err = cli("export", keras_file, "--quantize", "fp32,int4,bf16")
     _one_line_error(code, err, "dlbootcamp export: error: Invalid --quantize fp32,int4,bf16: unknown names 'int4', "
-                               "'bf16'; expected a comma-separated list of fp32, fp16, dynamic, int8.")
+                               "'bf16'; expected a comma-separated list of fp32, fp16, dynamic, int8, int8-full.")
     code, _, err = cli("export", keras_file, "--quantize", " , ")
     _one_line_error(code, err, "dlbootcamp export: error: Invalid --quantize ' , ': no name given; expected a "
-                               "comma-separated list of fp32, fp16, dynamic, int8.")
+                               "comma-separated list of fp32, fp16, dynamic, int8, int8-full.")
 
 
-def test_int8_of_a_keras_file_needs_calibration(cli, keras_file, tmp_path):
-    code, _, err = cli("export", keras_file, "--out", tmp_path)
+def test_keras_file_without_calibration_skips_int8_with_a_note(cli, keras_file, tmp_path):
+    code, out, err = cli("export", keras_file, "--out", tmp_path)
+    assert code == 0, err
+    note = ("tiny.int8.tflite and tiny.int8-full.tflite not written: int8 needs calibration data; pass "
+            "--calibration FILE.npz with a few hundred representative inputs")
+    assert f"note: {note}" in err and f"note: {note}" in out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".tflite", ".onnx")) == [
+        "tiny.dynamic.tflite", "tiny.fp16.tflite", "tiny.fp32.tflite", "tiny.onnx"]
+    report = json.loads((tmp_path / "tiny.export-report.json").read_text())
+    assert report["passed"] and note in report["notes"]
+
+
+def test_int8_asked_for_without_calibration_is_refused(cli, keras_file, tmp_path):
+    code, _, err = cli("export", keras_file, "--out", tmp_path, "--quantize", "fp32,int8")
     _one_line_error(code, err, "dlbootcamp export: error: int8 quantization of tiny.keras needs calibration data: "
                                "pass --calibration FILE.npz with a few hundred representative inputs")
     assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_two_models_exported_into_one_folder_do_not_collide(cli, keras_file, tmp_path):
+    other = tmp_path / "other.keras"
+    other.write_bytes(keras_file.read_bytes())
+    for source in (keras_file, other):
+        code, _, err = cli("export", source, "--out", tmp_path / "out", "--to", "onnx")
+        assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.export-report.json")) == [
+        "other.export-report.json", "tiny.export-report.json"]
 
 
 def test_npz_errors(cli, keras_file, tmp_path):
     np.savez(tmp_path / "two.npz", a=np.zeros((3, 6)), b=np.zeros((3, 6)))
     code, _, err = cli("export", keras_file, "--out", tmp_path / "o", "--quantize", "fp32", "--inputs",
                        tmp_path / "two.npz")
-    _one_line_error(code, err, f"dlbootcamp export: error: --inputs {tmp_path / 'two.npz'} has arrays ['a', 'b']; "
-                               f"the model's inputs are x (missing x). Name each array after its input.")
+    _one_line_error(code, err, f"dlbootcamp export: error: --inputs {tmp_path / 'two.npz'} holds arrays ['a', 'b']; "
+                               f"the model's inputs are ['x']. Save one array per input, named after it: "
+                               f"numpy.savez(FILE, x=...).")
     (tmp_path / "bad.npz").write_text("not an npz")
     code, _, err = cli("export", keras_file, "--out", tmp_path / "o", "--quantize", "fp32", "--calibration",
                        tmp_path / "bad.npz")
-    _one_line_error(code, err, f"dlbootcamp export: error: --calibration {tmp_path / 'bad.npz'} could not be read "
-                               f"as an .npz file (")
+    _one_line_error(code, err, f"dlbootcamp export: error: --calibration {tmp_path / 'bad.npz'} is not a readable "
+                               f".npz file (")
     np.savez(tmp_path / "wrong_shape.npz", x=np.zeros((3, 5), "float32"))
     code, _, err = cli("export", keras_file, "--out", tmp_path / "o", "--quantize", "fp32", "--inputs",
                        tmp_path / "wrong_shape.npz")
@@ -247,8 +274,8 @@ def test_keras_path_and_npz_errors(tmp_path):
     (tmp_path / "folder.keras").mkdir()
     with pytest.raises(UserError, match=r"folder\.keras is not a file; expected a \.keras model file\.$"):
         keras_io.check_keras_path(tmp_path / "folder.keras")
-    with pytest.raises(UserError, match=r"^--inputs .*missing\.npz does not exist or is not a file; expected an "
-                                        r"\.npz file with one array per model input \(image, meta\)\.$"):
+    with pytest.raises(UserError, match=r"^--inputs .*missing\.npz does not exist; expected a \.npz file written "
+                                        r"by numpy\.savez with one array per model input\.$"):
         keras_io.read_npz(tmp_path / "missing.npz", ["image", "meta"], flag="--inputs")
     np.savez(tmp_path / "uneven.npz", image=np.zeros((3, 2)), meta=np.zeros((4, 2)))
     with pytest.raises(UserError, match=r"^--calibration .*uneven\.npz: the input arrays have different numbers of "

@@ -77,3 +77,22 @@ def test_models_the_onnx_checker_rejects_are_export_errors(dense_model, monkeypa
         onnx_export.convert(dense_model)
     assert str(info.value) == ("tf2onnx produced an invalid ONNX model for 'dense_net': Node (Gemm_3) has input "
                                "size 1 not in range [min=2, max=3].")
+
+
+def test_constants_left_as_graph_inputs_are_refused(monkeypatch):
+    """An adapted Normalization's mean/variance must not become ONNX inputs; if freezing fails to fold them, say so."""
+    import keras
+    import onnx
+
+    from dlbootcamp.export import onnx as onnx_export
+    from dlbootcamp.export import serving
+
+    features = keras.Input((3,), name="features")
+    norm = keras.layers.Normalization()
+    norm.adapt(np.arange(12, dtype="float32").reshape(4, 3))
+    model = keras.Model(features, keras.layers.Dense(2)(norm(features)), name="adapted")
+    assert [i.name for i in onnx.load_from_string(onnx_export.convert(model).content).graph.input] == ["features"]
+    monkeypatch.setattr(serving, "frozen_serving_function", serving.serving_function)  # freezing that folds nothing
+    with pytest.raises(ExportError, match=r"^ONNX conversion of model 'adapted' made extra graph inputs \S+, \S+ "
+                                          r"\(constants tf2onnx did not freeze\); the model takes only features\.$"):
+        onnx_export.convert(model)

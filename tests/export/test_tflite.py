@@ -27,7 +27,7 @@ def test_fp32_keeps_names_and_dynamic_batch_and_matches_keras(dense_model, make_
     np.testing.assert_allclose(runner.predict(x), dense_model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_quantized_variants_are_smaller_and_int8_has_integer_io(make_inputs, tmp_path):
+def test_quantized_variants_are_smaller_and_int8_full_has_integer_io(make_inputs, tmp_path):
     import keras
 
     from dlbootcamp.export import tflite
@@ -40,12 +40,14 @@ def test_quantized_variants_are_smaller_and_int8_has_integer_io(make_inputs, tmp
     sizes = {q: len(tflite.convert(model, q, calibration=calibration).content) for q in tflite.QUANTIZATIONS}
     assert sizes["fp16"] < 0.6 * sizes["fp32"]
     assert sizes["dynamic"] < 0.35 * sizes["fp32"] and sizes["int8"] < 0.35 * sizes["fp32"]
-    runner = _run(tflite.convert(model, "int8", calibration=calibration).content, tmp_path)
-    (x_spec,), (p_spec,) = runner.inputs, runner.outputs
-    assert x_spec.dtype.name == "int8" and x_spec.scale > 0 and p_spec.dtype.name == "int8"
+    assert sizes["int8-full"] < 0.35 * sizes["fp32"]
     x = make_inputs(model, 40, seed=4)[0]
-    agreement = np.mean(runner.predict(x).argmax(-1) == model.predict(x, verbose=0).argmax(-1))
-    assert agreement >= 0.9
+    for q, io in (("int8-full", "int8"), ("int8", "float32")):  # int8 in/out; int8 inside with float in/out
+        runner = _run(tflite.convert(model, q, calibration=calibration).content, tmp_path)
+        (x_spec,), (p_spec,) = runner.inputs, runner.outputs
+        assert x_spec.dtype.name == io and p_spec.dtype.name == io and ((x_spec.scale or 0) > 0) == (io == "int8")
+        agreement = np.mean(runner.predict(x).argmax(-1) == model.predict(x, verbose=0).argmax(-1))
+        assert agreement >= 0.9
 
 
 def test_recurrent_model_gets_a_fixed_batch_and_says_so(gru_model, make_inputs, tmp_path):
@@ -79,7 +81,7 @@ def test_int8_recurrent_model_is_unrolled_with_the_same_weights(gru_model, make_
     assert copy.get_layer("gru").unroll is True
     x = make_inputs(gru_model, 4)[0]
     np.testing.assert_allclose(copy.predict(x, verbose=0), gru_model.predict(x, verbose=0), atol=1e-6)
-    converted = tflite.convert(gru_model, "int8", calibration=make_inputs(gru_model, 30, seed=5))
+    converted = tflite.convert(gru_model, "int8-full", calibration=make_inputs(gru_model, 30, seed=5))
     assert "recurrent layers unrolled (one cell per time step, same weights)" in converted.changes
     assert _run(converted.content, tmp_path).inputs[0].dtype.name == "int8"
 
@@ -141,7 +143,7 @@ def test_bad_quantization_and_calibration_messages(dense_model):
     from dlbootcamp.export import tflite
 
     with pytest.raises(ExportError, match=r"^Unknown TFLite quantization 'int4'; expected one of fp32, fp16, "
-                                          r"dynamic, int8\.$"):
+                                          r"dynamic, int8, int8-full\.$"):
         tflite.convert(dense_model, "int4")
     with pytest.raises(ExportError, match=r"^int8 quantization needs calibration data \(representative model "
                                           r"inputs\) and none was given; pass --calibration FILE\.npz"):
@@ -182,3 +184,24 @@ def test_ops_without_any_kernel_fail_even_with_flex():
         tflite.convert(model, "fp32", allow_flex=True)
     assert str(info.value) == ("Model 'erfinv_net' does not convert to TFLite even with Flex ops allowed: TF ops "
                                "Erfinv have no TFLite or Flex kernel. Replace those layers with built-in ones.")
+
+
+def test_operators_are_read_from_the_flatbuffer_and_a_flex_op_fails(monkeypatch, tmp_path):
+    from dlbootcamp.export import api, tflite
+
+    flex = tflite.convert(_determinant_model(), "fp32", allow_flex=True)
+    assert "CUSTOM:FlexMatrixDeterminant" in flex.operators and "RESHAPE" in flex.operators
+    assert tflite.non_builtin(flex.operators) == ["FlexMatrixDeterminant"]
+    expected = ("det_net.fp32.tflite holds ops that are not TFLite built-ins (FlexMatrixDeterminant); the standalone "
+                "LiteRT runtime cannot run it. Replace those layers with built-in ones, or pass --allow-flex to keep "
+                "them for a runtime linked with the Flex delegate.")
+    with pytest.raises(ExportError) as info:
+        tflite.check_builtin_only(flex.operators, "det_net.fp32.tflite")
+    assert str(info.value) == expected
+    tflite.check_builtin_only(flex.operators, "det_net.fp32.tflite", allow_flex=True)  # opted in: no error
+
+    # A converter that slipped a Flex op past TFLITE_BUILTINS: the exporter catches it in the bytes
+    monkeypatch.setattr(tflite, "convert", lambda model, q, calibration=None, allow_flex=False: flex)
+    report = api.export_and_verify(_determinant_model(), tmp_path, quantizations="fp32", formats="tflite")
+    assert report.failures == [expected]
+    assert not (tmp_path / "det_net.fp32.tflite").exists()  # nothing invalid left behind

@@ -127,7 +127,7 @@ def test_quantized_artifacts_are_judged_by_the_metric(dense_model, make_inputs, 
     assert report.reference_metric_value == pytest.approx(0.0, abs=1e-6)
     assert len(report.failures) == 1 and report.failures[0].startswith("m.int8.tflite: closeness -0.0")
     assert report.failures[0].endswith("beyond the quantized tolerance 0")
-    saved = json.loads((tmp_path / "export-report.json").read_text())
+    saved = json.loads((tmp_path / "m.export-report.json").read_text())
     assert saved["schema"] == "dlbootcamp.export-report/1" and saved["passed"] is False
 
 
@@ -171,9 +171,10 @@ def test_export_and_verify_input_errors(dense_model, make_inputs, tmp_path):
 
     from dlbootcamp.export import api, verify
 
-    with pytest.raises(ExportError, match=r"^Model 'unbuilt' has no defined inputs \(Sequential model 'unbuilt' has "
-                                          r"no defined inputs yet\); export a functional or sequential model built "
-                                          r"with keras\.Input\.$"):
+    with pytest.raises(ExportError, match=r"^Sequential model 'unbuilt' was never built, so it has no input shape "
+                                          r"and no weights to export; start it with keras\.Input\(shape=\.\.\.\) "
+                                          r"\(or call model\.build\(\(None, \.\.\.\)\)\), train or load its "
+                                          r"weights, and save it again\.$"):
         api.export_and_verify(keras.Sequential([keras.layers.Dense(2)], name="unbuilt"), tmp_path)
     with pytest.raises(ExportError, match=r"^int8 quantization needs calibration data \(representative model "
                                           r"inputs\) and none was given"):

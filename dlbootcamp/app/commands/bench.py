@@ -20,8 +20,6 @@ A new field may be added within version 1; renaming or removing one makes it ver
 TensorFlow is imported only when a .keras artifact is benchmarked.
 """
 
-import pathlib
-
 HELP = "time exported models (.tflite, .onnx) and their Keras model: latency percentiles, size, memory"
 DESCRIPTION = """\
 Benchmark each ARTIFACT at each thread count: init (load + allocate), first inference,
@@ -47,23 +45,10 @@ the --json schema (dlbootcamp.bench/1) is documented in docs/benchmark-schema.md
 
 
 def add_arguments(p):
-    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
-                   help=".tflite, .onnx or .keras files, or a run folder (its export/ artifacts)")
-    g = p.add_argument_group("measurement")
-    g.add_argument("--threads", default="1", help="comma-separated thread counts, one benchmark each (default: 1)")
-    g.add_argument("--runs", type=int, default=100, help="timed runs (default: 100)")
-    g.add_argument("--warmup", type=int, default=10,
-                   help="warm-up runs; the first is reported as first inference (default: 10)")
-    g.add_argument("--batch", type=int, default=1, help="samples per inference call (default: 1)")
-    g.add_argument("--max-secs", type=float, default=30.0,
-                   help="per phase, start no new run after this many seconds (default: 30)")
-    g.add_argument("--inputs", metavar="FILE.npz", help="input arrays (numpy.savez, one per model input, named "
-                   "after it); default: random from the input spec and sidecar, seed 0")
-    g.add_argument("--no-xnnpack", action="store_true", help=".tflite: builtin kernels without XNNPACK, to compare")
-    o = p.add_argument_group("output")
-    o.add_argument("--json", action="store_true", help="print one JSON document (schema dlbootcamp.bench/1), "
-                   "no progress bar, no table")
-    o.add_argument("--out", type=pathlib.Path, metavar="FILE.json", help="also write the JSON document here")
+    from dlbootcamp.export import device_bench  # NumPy only: --help stays instant
+
+    device_bench.add_arguments(p, artifacts_help=".tflite, .onnx or .keras files, or a run folder (its export/ "
+                                                 "artifacts)")
 
 
 def run(args) -> int:
@@ -79,9 +64,7 @@ def run(args) -> int:
                                    batch=args.batch, max_secs=args.max_secs, inputs=args.inputs,
                                    progress=not args.json, xnnpack=not args.no_xnnpack,
                                    prepare_keras=pipeline.register_custom_layers)
-    settings = {"threads": list(threads), "runs": args.runs, "warmup": args.warmup, "batch": args.batch,
-                "max_secs": args.max_secs, "inputs": args.inputs, "xnnpack": not args.no_xnnpack}
-    doc = bench.document(results, settings)
+    doc = bench.document(results, bench.db.settings_of(args, threads))
     if args.out:
         bench.write(doc, args.out)
     if args.json:

@@ -8,7 +8,7 @@ Read benchmark results - JSON from `dlbootcamp bench --json/--out` or from devic
 a phone or board, text logs of TFLite's benchmark_model (.txt), or folders holding them - and
 write OUT/report.md (a Markdown table: size, init, first inference, p50/p90/p99 latency,
 throughput, memory, and the lesson's metric and parity verdict from the exporter's
-export-report.json when it is there) with PNG plots: latency vs size and metric vs latency per
+NAME.export-report.json when it is there) with PNG plots: latency vs size and metric vs latency per
 format, and a per-lesson comparison once several lessons are in. The table is also printed."""
 EPILOG = """\
 examples:

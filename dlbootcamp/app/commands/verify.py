@@ -8,7 +8,8 @@ Run ARTIFACT in its own runtime (LiteRT for .tflite, onnxruntime for .onnx) and 
 Keras model on the same inputs, and compare: max abs and relative error per output, top-1
 agreement for classifier outputs. The quantization comes from the artifact's sidecar (or its
 file name). Rules, with no lesson metric at hand:
-  fp32     every output within atol 1e-4 + rtol 1e-4 x |keras|, again in batches of 7
+  fp32     every output within atol 1e-4 + rtol 1e-4 x |keras|, again at batch 1
+           and in batches of 3 (batch 1 only where a recurrent loop fixes it)
   fp16     the same with 1e-2
   dynamic, int8
            top-1 agreement >= 0.9 for classifier outputs (probabilities), mean abs error
@@ -28,16 +29,19 @@ def add_arguments(p):
                    help="the Keras model the artifact was exported from")
     p.add_argument("--inputs", type=pathlib.Path, metavar="FILE.npz",
                    help="inputs to compare on, one array per model input (default: generated)")
-    p.add_argument("--unsafe", action="store_true",
-                   help="load the reference outside Keras safe mode (trusted files only)")
+    from dlbootcamp.app.commands.export import add_loading_arguments
+
+    add_loading_arguments(p.add_argument_group("loading the reference"))
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
 
 def run(args) -> int:
     import json
 
-    from dlbootcamp.export import api
+    from dlbootcamp.export import api, keras_io
 
+    if args.custom_objects:
+        keras_io.import_custom_objects(args.custom_objects)
     report = api.verify_artifact(args.artifact, args.reference, inputs_npz=args.inputs, unsafe=args.unsafe)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
