@@ -43,7 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FORMATS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"))
+BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"))
 
 
 # --- 1. a run per lesson -----------------------------------------------------------------------
@@ -100,7 +100,7 @@ def export_run(lesson: str, run: pathlib.Path):
 
 def artifacts_of(rows, export_dir: pathlib.Path, export_name: str) -> list[str]:
     paths = []
-    for fmt, quant in FORMATS:
+    for fmt, quant in BENCHED_ARTIFACTS:
         for row in rows:
             if row.get("name", export_name) == export_name and row["format"] == fmt and \
                     (row.get("quantization") or "fp32") == quant:
