@@ -73,6 +73,8 @@ def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
 
 
 def artifact_name(name: str, fmt: str, quantization: str) -> str:
+    if fmt == "micro":
+        return f"{name}.micro.tflite"
     return f"{name}.onnx" if fmt == "onnx" else f"{name}.{quantization}.tflite"
 
 
@@ -84,6 +86,8 @@ def plan(names, formats, quantizations) -> list[tuple[str, str, str]]:
             out += [(name, "tflite", q) for q in quantizations]
         if "onnx" in formats:
             out.append((name, "onnx", "fp32"))
+        if "micro" in formats:  # TFLite Micro: full integer, batch 1
+            out.append((name, "micro", "int8-full"))
     return out
 
 
@@ -93,6 +97,8 @@ def planned_files(out_dir, names, formats, quantizations) -> list[pathlib.Path]:
     for name, fmt, q in plan(names, formats, quantizations):
         path = out_dir / artifact_name(name, fmt, q)
         files += [path, pathlib.Path(f"{path}.json")]
+        if fmt == "micro":
+            files += [out_dir / f"{name}_model_data.h", out_dir / f"{name}_model_data.cc"]
     return files + [out_dir / report_name(names)]
 
 
@@ -148,6 +154,12 @@ class ReportRow:
     judged_by: str | None = None
     passed: bool | None = False  # None: not verified (Flex ops the standalone runtime cannot run)
     error: str | None = None
+    # micro (TFLite Micro) artifacts only: measured memory, boards, and agreement with LiteRT on the same file
+    arena_bytes: int | None = None  # the smallest tensor arena the TFLM host interpreter accepted
+    flash_bytes: int | None = None  # the model flatbuffer (TFLM's own code comes on top)
+    fits: dict | None = None  # board key -> True/False (export/micro.py BOARDS)
+    micro_vs_litert_steps: int | None = None  # largest output difference between TFLM and LiteRT, in int8 steps
+    c_sources: list[str] | None = None  # NAME_model_data.h / .cc
 
     def __getitem__(self, key):
         if key not in self.__dataclass_fields__:
@@ -198,7 +210,8 @@ class ExportReport:
         if self.failures:
             n = len(self.failures)
             where = f". Details: {self.path}" if self.path else ""
-            raise ExportError(f"{n} export check{'s' if n > 1 else ''} failed: " + "; ".join(self.failures) + where)
+            listed = "; ".join(f.rstrip(".") for f in self.failures)
+            raise ExportError(f"{n} export check{'s' if n > 1 else ''} failed: {listed}{where}")
 
     def to_dict(self) -> dict:
         from dlbootcamp import envinfo
@@ -256,6 +269,14 @@ class ExportReport:
                 by_ops.setdefault(tuple(r["operators"]), []).append(pathlib.Path(r["path"]).name)
         for ops, artifacts in by_ops.items():
             text.append(f"operators, {', '.join(artifacts)}: {' '.join(ops)}")
+        for r in self.rows:
+            if r.get("arena_bytes") is not None:
+                fitting = [k for k, ok in (r.get("fits") or {}).items() if ok]
+                text.append(f"microcontroller, {pathlib.Path(r['path']).name}: tensor arena {_size(r['arena_bytes'])}, "
+                            f"model {_size(r['flash_bytes'])} of flash; TFLite Micro vs LiteRT: at most "
+                            f"{r['micro_vs_litert_steps']} int8 step(s) apart; fits "
+                            f"{', '.join(fitting) if fitting else 'none of the boards'}; C source: "
+                            f"{', '.join(pathlib.Path(c).name for c in r.get('c_sources') or [])}")
         for note in self.notes:
             text.append(f"note: {note}")
         return "\n".join(text)
@@ -338,7 +359,8 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
                       higher_is_better: bool = True, quantized_tolerance: float = 0.01,
                       formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
                       lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
-                      log: Callable[[str], None] | None = None, notes: list[str] | None = None) -> ExportReport:
+                      log: Callable[[str], None] | None = None, notes: list[str] | None = None,
+                      micro: str = "auto", board: str | None = None, labels=None) -> ExportReport:
     """Export ``models`` (a keras.Model, or a dict name -> keras.Model) and verify every artifact.
 
     inputs: held-out model inputs for the parity check (an array, a list in ``model.inputs``
@@ -348,6 +370,10 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     evaluate: ``evaluate(predict) -> dict`` of metrics, called with a predict function that
         behaves like ``model.predict`` (a dict model name -> predict for several models);
         ``metric`` names the entry that judges dynamic/int8 (default: the first).
+    micro: "auto" writes the TFLite Micro artifact where the model can have one (calibration
+        given, TFLM has every kernel, it fits one of ``micro.BOARDS``) and says why not elsewhere;
+        "required" (``--to micro`` asked by name) makes each of those a failure. ``board``
+        (``--board``) must then fit; ``labels`` go into the generated C source.
     """
     from dlbootcamp.export import serving
 
@@ -361,17 +387,28 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file; expected a folder for the exported artifacts.")
+    from dlbootcamp.export import micro as micro_export
+
+    micro_export.check_board(board)
+    notes = list(notes or [])
+    if "micro" in formats and calibration is None:
+        if micro == "required":
+            raise ExportError("--to micro needs calibration data (a full-integer int8 model is calibrated on "
+                              "representative inputs); pass --calibration FILE.npz with a few hundred real inputs.")
+        formats = Choices(f for f in formats if f != "micro")
+        formats.allowed = FORMATS
+        notes.append("micro (TFLite Micro) not written: it is full-integer int8 and needs calibration data; pass "
+                     "--calibration FILE.npz")
     refuse_overwrite([] if force else planned_files(out_dir, names, formats, quantizations))
     sigs = {n: serving.signature(m) for n, m in models.items()}
     parity = {n: _as_list(v, sigs[n], n, "Parity inputs")
               for n, v in _per_model(inputs, names, "Parity inputs").items()}
     calib = {n: _as_list(v, sigs[n], n, "Calibration data")
              for n, v in _per_model(calibration, names, "Calibration data").items()}
-    if any(q in CALIBRATED for q in quantizations) and any(calib[n] is None for n in names):
+    if (any(q in CALIBRATED for q in quantizations) or "micro" in formats) and any(calib[n] is None for n in names):
         raise ExportError("int8 quantization needs calibration data (representative model inputs) and none was "
                           "given; pass --calibration FILE.npz with a few hundred real inputs, or leave int8 out of "
                           "--quantize.")
-    notes = list(notes or [])
     for n in names:
         if parity[n] is None:
             parity[n] = generated_inputs(models[n], sigs[n], like=calib[n])
@@ -395,6 +432,13 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     for name, fmt, q in plan(names, formats, quantizations):
         path = out_dir / artifact_name(name, fmt, q)
         log(f"  {path.name}: converting and checking ...")
+        if fmt == "micro":
+            item = _build_micro(models[name], name, path, sigs[name], parity[name], calib[name], references[name],
+                                lesson=lesson, extras=sidecar_extras, force=force, required=micro == "required",
+                                board=board, labels=labels, notes=notes)
+            if item is not None:
+                built.append(item)
+            continue
         item = _build(models[name], name, fmt, q, path, sigs[name], parity[name], calib[name], references[name],
                       lesson=lesson, extras=sidecar_extras, force=force, allow_flex=allow_flex)
         built.append(item)
@@ -462,6 +506,54 @@ def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, le
         row["error"] = str(exc)
         item.failures.append(f"{path.name}: {exc}")
         item.predict = None
+    return item
+
+
+def _build_micro(model, name, path, sig, parity, calibration, reference, *, lesson, extras, force, required, board,
+                 labels, notes) -> _Built | None:
+    """The TFLite Micro artifact: converted, loaded in TFLM, its arena measured, compared with LiteRT on
+    the same file, the C source pair written. None (with a note) where "auto" finds it cannot be had."""
+    from dlbootcamp.export import micro, sidecar, tflite
+
+    row = ReportRow(name, "micro", "int8-full", str(path), sidecar=f"{path}.json")
+    item = _Built(name, "micro", "int8-full", path, row)
+    try:
+        converted = tflite.convert(model, "int8-full", calibration=calibration, static_batch=True)
+        row.operators = converted.operators
+        tflite.check_builtin_only(row.operators, path.name)
+        micro.check_kernels(converted.content, path.name)
+        arena, flash = micro.smallest_arena(converted.content), len(converted.content)
+        fits = micro.fits(arena, flash)
+        micro.check_fits(micro.check_board(board), arena, flash, path.name)
+        if not any(fits.values()):
+            raise ExportError(f"{path.name} fits none of the boards: tensor arena {_size(arena)}, model "
+                              f"{_size(flash)}; the largest, the ESP32, has 520 KB RAM and 4 MB flash.")
+    except ExportError as exc:
+        if not required:
+            notes.append(f"micro (TFLite Micro) not written for {name}: {exc}")
+            return None
+        row["error"] = str(exc)
+        item.failures.append(str(exc) if str(exc).startswith(path.name) else f"{path.name}: {exc}")
+        return item
+    row.update(changes=list(converted.changes), arena_bytes=arena, flash_bytes=flash, fits=fits)
+    atomic.write_bytes(path, converted.content, overwrite=force)
+    row["size_bytes"] = flash
+    names = ([t.name for t in sig.inputs], [t.name for t in sig.outputs])
+    runner = micro.MicroRunner(converted.content, arena, names)
+    row["runtime"], row["batch_fixed"] = runner.runtime, 1
+    row["micro_vs_litert_steps"] = micro.compare_with_litert(converted.content, runner, path,
+                                                             [x[:micro.COMPARED] for x in parity])
+    header, source = micro.c_sources(converted.content, name, arena, runner, labels)
+    row["c_sources"] = [str(p) for p in micro.write_c_sources(path.parent, name, header, source, overwrite=force)]
+    meta = sidecar.build(path, runner, fmt="micro", quantization="int8-full", model_name=model.name, lesson=lesson,
+                         changes=converted.changes, sig=sig, hints=sidecar.input_hints(model, sig, calibration),
+                         extras={**(extras or {}), "arena_bytes": arena, "flash_bytes": flash, "fits": fits},
+                         operators=row.operators)
+    sidecar.write(path, meta, overwrite=force)
+    _parity(item, runner, sig, parity, reference)
+    if row["micro_vs_litert_steps"] > 1:
+        item.failures.append(f"{path.name}: TFLite Micro and LiteRT disagree by {row['micro_vs_litert_steps']} int8 "
+                             f"steps on the same file (expected at most 1)")
     return item
 
 
@@ -582,7 +674,7 @@ def _size_ratios(built: list[_Built], models) -> None:
 
 def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=None, formats=FORMATS,
                       quantizations=None, force: bool = False, unsafe: bool = False,
-                      allow_flex: bool = False, log=None) -> ExportReport:
+                      allow_flex: bool = False, log=None, micro: str = "auto", board: str | None = None) -> ExportReport:
     """Export a .keras file: no lesson, so no metric; parity on ``inputs_npz`` or generated inputs.
 
     The default ``out_dir`` is ``export/`` beside the file. ``quantizations=None`` means all of
@@ -624,7 +716,7 @@ def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=No
             log(f"note: {notes[-1]}")
     return export_and_verify({name: model}, out_dir, inputs=inputs, calibration=calibration, formats=formats,
                              quantizations=quantizations, source=str(path), force=force, allow_flex=allow_flex,
-                             log=log, notes=notes)
+                             log=log, notes=notes, micro=micro, board=board)
 
 
 def verify_artifact(artifact, reference, *, inputs_npz=None, unsafe: bool = False, seed: int = 0) -> ExportReport:

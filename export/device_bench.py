@@ -84,7 +84,7 @@ RESULT_FIELDS = ("artifact", "name", "format", "variant", "quantization", "lesso
 LATENCY_FIELDS = ("min", "p50", "p90", "p99", "max", "mean", "std")
 SIDECAR_SCHEMA = "dlbootcamp.sidecar/1"
 # What the exporter writes, defined once here (this file is the one every other module may import):
-FORMATS = ("tflite", "onnx")  # ONNX is float32 only
+FORMATS = ("tflite", "onnx", "micro")  # ONNX is float32 only; micro: full-int8 batch-1 TFLite for TFLite Micro
 QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8", "int8-full")  # TFLite variants, artifact NAME.QUANT.tflite
 CALIBRATED = ("int8", "int8-full")  # variants that need calibration data (int8: float I/O; int8-full: int8 I/O)
 RUNTIME_PACKAGES = {

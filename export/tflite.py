@@ -224,16 +224,21 @@ def _candidates(model, sig: serving.Signature, recurrent: list[str], quantizatio
     yield copy, fixed, pinned + ["recurrent layers unrolled (one cell per time step, same weights)"]
 
 
-def convert(model, quantization: str = "fp32", *, calibration=None, allow_flex: bool = False) -> TFLiteModel:
+def convert(model, quantization: str = "fp32", *, calibration=None, allow_flex: bool = False,
+            static_batch: bool = False) -> TFLiteModel:
     """Convert ``model`` to a TFLite flatbuffer with built-in ops only.
 
     ``calibration``: for int8, a list of input arrays (``model.inputs`` order), one sample per row.
+    ``static_batch``: fix the batch to 1 (TFLite Micro has no dynamic shapes).
     Raises ExportError naming the TF ops when the model needs ops that LiteRT lacks.
     """
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"Unknown TFLite quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}.")
     model = serving.exportable(model)
     sig = serving.signature(model)
+    pinned_batch = static_batch and sig.batch_dynamic
+    if pinned_batch:
+        sig = sig.with_batch(1)
     if quantization in CALIBRATED:
         calibration = _check_calibration(calibration, sig)
     recurrent = serving.recurrent_layers(model)
@@ -248,6 +253,8 @@ def convert(model, quantization: str = "fp32", *, calibration=None, allow_flex: 
             tf_ops = tf_ops or exc.ops
             continue
         batch = cand_sig.inputs[0].shape[0] if sig.batch_dynamic and cand_sig.inputs[0].shape[0] else None
+        if pinned_batch:
+            batch, changes = 1, ["batch fixed to 1 (TFLite Micro has no dynamic shapes)", *changes]
         return TFLiteModel(content, quantization, cand_sig, batch, changes)
     if not allow_flex:
         raise ExportError(

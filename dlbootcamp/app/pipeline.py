@@ -52,7 +52,8 @@ def _sidecar_extras(module, data) -> dict:
     return dict(getattr(module, "SIDECAR", {}) or {})
 
 
-def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, force, allow_flex, source, log):
+def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, force, allow_flex, source, log,
+            micro="auto", board=None):
     from dlbootcamp.export import api
 
     formats = api.parse_choices(formats, api.FORMATS, "--to")
@@ -67,16 +68,18 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
     def evaluate(predict):
         return module.evaluate(predict, data)
 
+    extras = _sidecar_extras(module, data)
+
     return api.export_and_verify(
         exports, out_dir,
         inputs=_lesson_inputs(module, data, names, "test", exports),
         calibration=(_lesson_inputs(module, data, names, "train", exports)
-                     if any(q in CALIBRATED for q in quantizations) else None),
+                     if any(q in CALIBRATED for q in quantizations) or "micro" in formats else None),
         evaluate=evaluate, metric=info.metric if head else None,
         higher_is_better=head.higher_is_better if head else True,
         quantized_tolerance=info.quantized_tolerance, formats=formats, quantizations=quantizations,
-        sidecar_extras=_sidecar_extras(module, data), lesson=info.id, source=source, force=force,
-        allow_flex=allow_flex, log=log)
+        sidecar_extras=extras, lesson=info.id, source=source, force=force,
+        allow_flex=allow_flex, log=log, micro=micro, board=board, labels=extras.get("labels"))
 
 
 def export_lesson(module, cfg, exports, out_dir, *, data=None, formats=FORMATS, quantizations=QUANTIZATIONS,
@@ -92,7 +95,7 @@ def export_lesson(module, cfg, exports, out_dir, *, data=None, formats=FORMATS, 
 
 
 def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZATIONS, force=False, unsafe=False,
-               allow_flex=False, log=None):
+               allow_flex=False, log=None, micro="auto", board=None):
     """Export the models of a run folder written by ``dlbootcamp train`` (default out: RUN/export/).
 
     The lesson and its Config come from the run's config.json; the models from model.keras
@@ -128,7 +131,7 @@ def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZA
     if log:
         log(f"exporting {', '.join(f.name for f in files.values())} of {lesson_id} run {run_dir.name} to {out_dir}")
     return _export(module, cfg, exports, out_dir, data=None, formats=formats, quantizations=quantizations,
-                   force=force, allow_flex=allow_flex, source=str(run_dir), log=log)
+                   force=force, allow_flex=allow_flex, source=str(run_dir), log=log, micro=micro, board=board)
 
 
 

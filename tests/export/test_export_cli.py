@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite",
-             "model.int8-full.tflite", "model.onnx")
+             "model.int8-full.tflite", "model.onnx", "model.micro.tflite")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def _one_line_error(code, err, expected_start):
 
 # --- the main path: a run folder -------------------------------------------------------------------
 
-def test_export_of_a_quick_training_run_writes_six_checked_artifacts(cli, quick_run):
+def test_export_of_a_quick_training_run_writes_seven_checked_artifacts(cli, quick_run):
     code, out, err = cli("export", quick_run)
     assert code == 0, err
     export = quick_run / "export"
@@ -65,6 +65,10 @@ def test_export_of_a_quick_training_run_writes_six_checked_artifacts(cli, quick_
     assert sidecar["inputs"][0]["dtype"] == "int8" and sidecar["inputs"][0]["range"] == [0.0, 1.0]
     float_interface = json.loads((export / "model.int8.tflite.json").read_text())
     assert float_interface["inputs"][0]["dtype"] == "float32" and float_interface["outputs"][0]["dtype"] == "float32"
+    micro = rows["model.micro.tflite"]  # by default where the model fits a board: TFLite Micro, with its C source
+    assert micro["format"] == "micro" and micro["arena_bytes"] > 0 and micro["metric_value"] is not None
+    assert (export / "model_model_data.h").is_file() and (export / "model_model_data.cc").is_file()
+    assert "microcontroller, model.micro.tflite: tensor arena" in out
     header = out.splitlines()[0].split()
     assert header == ["artifact", "format", "quant", "size", "x", "fp32", "max", "abs", "err", "top-1", "metric",
                       "passed"]
@@ -72,7 +76,7 @@ def test_export_of_a_quick_training_run_writes_six_checked_artifacts(cli, quick_
 
     # A second export to the same place is refused, and --force replaces it.
     code, _, err = cli("export", quick_run)
-    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 12 "
+    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 16 "
                                f"more) and would be overwritten; choose another --out folder or pass --force")
     code, _, err = cli("export", quick_run, "--to", "onnx", "--force", "--json")
     assert code == 0, err
@@ -118,7 +122,7 @@ def test_export_of_a_keras_file_with_npz_inputs(cli, keras_file, tmp_path):
     assert code == 0, err
     report = json.loads(out)
     assert [os.path.basename(r["path"]) for r in report["rows"]] == ["tiny.fp32.tflite", "tiny.int8.tflite",
-                                                                     "tiny.onnx"]
+                                                                     "tiny.onnx", "tiny.micro.tflite"]
     int8 = report["rows"][1]
     assert int8["passed"] and int8["top1_agreement"] >= 0.9 and int8["judged_by"].startswith("top-1 agreement")
     assert report["notes"] == []  # real inputs were given
@@ -165,7 +169,7 @@ def test_unreadable_keras_file(monkeypatch, tmp_path):
 def test_choice_errors(cli, keras_file):
     code, _, err = cli("export", keras_file, "--to", "tflite,coreml")
     _one_line_error(code, err, "dlbootcamp export: error: Invalid --to tflite,coreml: unknown name 'coreml'; "
-                               "expected a comma-separated list of tflite, onnx.")
+                               "expected a comma-separated list of tflite, onnx, micro.")
     code, _, err = cli("export", keras_file, "--quantize", "fp32,int4,bf16")
     _one_line_error(code, err, "dlbootcamp export: error: Invalid --quantize fp32,int4,bf16: unknown names 'int4', "
                                "'bf16'; expected a comma-separated list of fp32, fp16, dynamic, int8, int8-full.")

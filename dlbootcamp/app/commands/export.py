@@ -50,7 +50,11 @@ def add_arguments(p):
     p.add_argument("--force", action="store_true", help="replace existing artifacts and report")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     g = p.add_argument_group("formats")
-    g.add_argument("--to", default="tflite,onnx", metavar="FORMATS", help="tflite,onnx (default: both)")
+    g.add_argument("--to", default=None, metavar="FORMATS",
+                   help="tflite,onnx,micro (default: all three, micro only where the model can run on a "
+                        "microcontroller; asked for by name, micro must work or the export fails)")
+    g.add_argument("--board", default=None, metavar="BOARD",
+                   help="with micro: the board the model must fit (nano33ble, pico, stm32f746, esp32)")
     g.add_argument("--quantize", default=None, metavar="MODES",
                    help="TFLite variants among fp32,fp16,dynamic,int8 (default: all four; for a .keras SOURCE "
                         "int8 only with --calibration)")
@@ -75,6 +79,20 @@ def add_loading_arguments(g) -> None:
                    help="load .keras files outside Keras safe mode (runs Lambda layers' code: trusted files only)")
 
 
+def check(args) -> None:
+    """--to, --quantize and --board, before anything heavy is imported."""
+    from dlbootcamp.errors import UserError
+    from dlbootcamp.export import api, micro
+
+    formats = api.parse_choices(args.to or api.FORMATS, api.FORMATS, "--to")
+    if args.quantize is not None:
+        api.parse_choices(args.quantize, api.QUANTIZATIONS, "--quantize")
+    if args.board is not None:
+        micro.check_board(args.board)
+        if "micro" not in formats:
+            raise UserError(f"--board {args.board} applies to the micro format; add micro to --to (--to micro).")
+
+
 def run(args) -> int:
     import json
     import sys
@@ -82,7 +100,10 @@ def run(args) -> int:
     from dlbootcamp.errors import ExportError, UserError
     from dlbootcamp.export import api
 
-    formats = api.parse_choices(args.to, api.FORMATS, "--to")
+    formats = api.parse_choices(args.to or api.FORMATS, api.FORMATS, "--to")
+    micro = "required" if (args.to and "micro" in formats) or args.board else "auto"
+    if args.board and "micro" not in formats:
+        raise UserError(f"--board {args.board} applies to the micro format; add micro to --to (--to micro).")
     quantizations = None if args.quantize is None else api.parse_choices(args.quantize, api.QUANTIZATIONS,
                                                                            "--quantize")
     source = args.source
@@ -103,11 +124,13 @@ def run(args) -> int:
 
             report = pipeline.export_run(source, args.out, formats=formats,
                                          quantizations=api.QUANTIZATIONS if quantizations is None else quantizations,
-                                         force=args.force, unsafe=args.unsafe, allow_flex=args.allow_flex, log=log)
+                                         force=args.force, unsafe=args.unsafe, allow_flex=args.allow_flex, log=log,
+                                         micro=micro, board=args.board)
         else:
             report = api.export_keras_file(source, args.out, inputs_npz=args.inputs, calibration_npz=args.calibration,
                                            formats=formats, quantizations=quantizations, force=args.force,
-                                           unsafe=args.unsafe, allow_flex=args.allow_flex, log=log)
+                                           unsafe=args.unsafe, allow_flex=args.allow_flex, log=log, micro=micro,
+                                           board=args.board)
     except device_bench.ArtifactError as exc:
         raise ExportError(str(exc)) from None
     if args.json:
