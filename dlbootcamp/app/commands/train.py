@@ -201,20 +201,47 @@ def run(args) -> int:
         cfg = config_for(module, quick=args.quick, epochs=args.epochs, seed=args.seed, sets=args.set)
         folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick, name=args.name,
                                               verbose=not args.quiet, distribute=args.distribute)
-    print_summary(folder, record)
+    print_summary(folder, record, out=args.out)
     return 0 if record["passed"] is not False else 1
 
 
-def print_summary(folder, record) -> None:
-    print(f"\nrun: {folder}  ({record['wall_time_s']:.1f} s)")
+def print_summary(folder, record, *, out=None) -> None:
+    """The verdicts, the model beside its baselines, the notes; then the pictures, the run folder and,
+    after --quick, what the full run costs."""
+    print(f"\n{record['lesson']}: {'--quick run' if record['quick'] else 'run'} finished in "
+          f"{record['wall_time_s']:.1f} s")
     for b in record["bars"]:
         verdict = "not judged (--quick)" if b["passed"] is None else ("PASSED" if b["passed"] else "FAILED")
-        print(f"  {b['metric']} = {b['value']:.4f}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
+        print(f"  {b['metric']} = {b['value']:.4g}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
+    if record.get("overrides"):
+        print("  overrides: " + " ".join(f"{k}={v}" for k, v in record["overrides"].items()))
     if record.get("resumed"):
         print(f"  resumed after epoch {record['resumed']['from_epoch']} (the epochs before were trained by the killed run)")
     print_baselines(record)
     for note in record["notes"]:
         print(f"  note: {note}")
+    figures = record.get("figures") or []
+    if figures:
+        print(f"  pictures ({len(figures)}): {', '.join(figures)}")
+    print(f"  run folder: {folder}   (TensorBoard: tensorboard --logdir {folder})")
+    if record["quick"]:
+        print(f"  full run: {full_run_hint(record['lesson'], out)}")
+
+
+def full_run_hint(lesson_id: str, out=None) -> str:
+    """The full-run command and how long it took where it was measured (and here, if it ran here)."""
+    from dlbootcamp import records
+    from dlbootcamp.app import full_runs
+
+    command = f"`dlbootcamp train {lesson_id}" + (f" --out {out}`" if out and str(out) != "runs" else "`")
+    measured = full_runs.WALL_S.get(lesson_id)
+    hint = command + (f", about {full_runs.duration(measured)} on {full_runs.MEASURED_ON} (docs/lessons.md)"
+                      if measured else ", not measured yet")
+    if out is not None:
+        here = [r for r in records.list_runs(out) if r.get("lesson") == lesson_id and not r.get("quick")]
+        if here:
+            hint += f"; your last full run here took {full_runs.duration(here[-1]['wall_time_s'])}"
+    return hint
 
 
 def print_baselines(record) -> None:
