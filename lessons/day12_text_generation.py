@@ -57,6 +57,7 @@ LESSON = LessonInfo(
     day=12,
     title="Text generation: a character-level GRU language model and temperature sampling",
     seeds=("004",),
+    datasets=("kjv",),
     topics=("language model", "characters as tokens", "GRU", "bits per character", "temperature sampling",
             "stateful step model"),
     summary=("A character-level GRU trained on the King James Bible; bits per character on held-out chapters, "

@@ -76,3 +76,13 @@ def test_bar_directions():
     assert not Bar("err", "<", 1e-3).higher_is_better
     with pytest.raises(ValueError, match="Invalid bar operator '=>'"):
         Bar("acc", "=>", 0.9)
+
+
+def test_every_lesson_that_reads_an_installed_dataset_declares_it():
+    # `dlbootcamp lessons` marks missing data from LessonInfo.datasets: a lesson that reads one
+    # without declaring it would be listed as ready and fail after TensorFlow has started.
+    reads = {"fashion_mnist": ("fashion_mnist(",), "kjv": ("corpus.kjv(", "corpus.kjv_chapters(")}
+    for e in registry.discover().values():
+        source = e.path.read_text()
+        used = {name for name, calls in reads.items() if any(c in source for c in calls)}
+        assert set(e.info.datasets) == used, e.info.id

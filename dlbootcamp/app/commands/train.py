@@ -66,6 +66,7 @@ def check(args) -> None:
                             f"`dlbootcamp train {config.get('lesson')} --resume {name}`.")
     else:
         check_overrides(args.lesson, epochs=args.epochs, seed=args.seed, sets=args.set)
+    check_data(info)
     if args.distribute != "none" and not info.distribute:
         raise UserError(f"Lesson {info.id!r} does not support --distribute (its training loop does not run under "
                         f"a tf.distribute strategy); train it without --distribute. `dlbootcamp lessons -v` and the "
@@ -79,6 +80,18 @@ def check(args) -> None:
     if args.name and (args.out / args.name).exists():
         raise UserError(f"Run folder {args.out / args.name} already exists and is never overwritten; "
                         f"choose another --name or --out.")
+
+
+def check_data(info) -> None:
+    """Refuse a lesson whose dataset is neither installed here nor downloadable, before TensorFlow starts."""
+    from dlbootcamp import data
+    from dlbootcamp.errors import UserError
+
+    for name in info.datasets:
+        hint = data.missing(name)
+        if hint and not data.can_download(name):
+            raise UserError(f"Lesson {info.id!r} reads the dataset {name!r}, which is not installed on this machine; "
+                            f"install it with `{hint}` (`dlbootcamp lessons` marks the lessons that need data).")
 
 
 def check_out(out) -> None:
