@@ -117,6 +117,7 @@ class Run:
         self.resumed_from_epoch: int | None = None  # set when resuming: epochs already finished
         self.strategy = None  # the tf.distribute strategy, when training is distributed
         self._fits = 0
+        self._scalar_writer = None  # tf.summary writer of scalars(), made on first use
         self._owner_fd: int | None = None
         self.kept = False  # True when an interrupted run's backup was kept for --resume
         if not unique and not resume and self.final_dir.exists():
@@ -200,6 +201,7 @@ class Run:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
+            self._close_scalars()
             if self.dir.exists():  # not finished: interrupted or failed
                 if self._backup and backed_up_epochs(self.dir):
                     self.kept = True
@@ -247,6 +249,22 @@ class Run:
             cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir / f"fit{self._fits}")))
         return cbs
 
+    def scalars(self, step: int, **values: float) -> None:
+        """Log scalars at ``step`` to the run's TensorBoard folder, for lessons with their own training loop
+        (what ``callbacks()`` gives a ``model.fit``): ``run.scalars(step, loss=0.3, epsilon=0.5)``."""
+        import tensorflow as tf
+
+        if self._scalar_writer is None:
+            self._scalar_writer = tf.summary.create_file_writer(str(self.path("tensorboard") / "train"))
+        with self._scalar_writer.as_default(step=int(step)):
+            for name, value in values.items():
+                tf.summary.scalar(name, float(value))
+
+    def _close_scalars(self) -> None:
+        if self._scalar_writer is not None:
+            self._scalar_writer.close()
+            self._scalar_writer = None
+
     # --- used by the driver -------------------------------------------------------------------
     def finish(self, record: dict[str, Any], exports: dict[str, Any], history: dict[str, list[float]]) -> pathlib.Path:
         for export_name, model in exports.items():
@@ -260,6 +278,7 @@ class Run:
             from dlbootcamp import plots
 
             self.save_figure(plots.learning_curves(history, title=record["lesson"]), "learning_curves")
+        self._close_scalars()
         record = {**record, "figures": sorted(self.figures)}
         (self.path("metrics.json")).write_text(json.dumps(record, indent=2, default=str) + "\n")
         shutil.rmtree(self.path(BACKUP), ignore_errors=True)
@@ -433,6 +452,7 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
             "finished": _dt.datetime.now().isoformat(timespec="seconds"),
         }
         final = run.finish(record, trained.exports, trained.history)
+        record["figures"] = sorted(run.figures)  # as metrics.json has them, learning curves included
     if not chief:
         shutil.rmtree(out, ignore_errors=True)
     return final, record
