@@ -176,21 +176,25 @@ def config_for(module, *, quick: bool, epochs=None, seed=None, sets=()):
         key, sep, raw = item.partition("=")
         if not sep or key not in fields:
             raise UserError(f"Invalid --set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}.")
-        current = getattr(cfg, key)
-        try:
-            if isinstance(current, bool):
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError
-                value = raw.lower() in ("true", "1")
-            elif isinstance(current, tuple):
-                value = tuple(type(current[0])(v) if current else v for v in raw.split(","))
-            else:
-                value = type(current)(raw)
-        except ValueError:
-            raise UserError(f"Invalid --set {item!r}: {key} takes {_article(type(current).__name__)} "
-                            f"(current value {current!r}).") from None
-        changes[key] = value
+        changes[key] = parse_value(getattr(cfg, key), raw, flag=f"--set {item!r}", field=key)
     return dataclasses.replace(cfg, **changes)
+
+
+def parse_value(current, raw: str, *, flag: str, field: str):
+    """Text ``raw`` as a value of the type of ``current`` (bool, tuple, int, float, str); UserError otherwise."""
+    from dlbootcamp.errors import UserError
+
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return raw.lower() in ("true", "1")
+        if isinstance(current, tuple):
+            return tuple(type(current[0])(v) if current else v for v in raw.split(","))
+        return type(current)(raw)
+    except ValueError:
+        raise UserError(f"Invalid {flag}: {field} takes {_article(type(current).__name__)} "
+                        f"(current value {current!r}).") from None
 
 
 def run(args) -> int:
