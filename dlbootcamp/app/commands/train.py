@@ -231,7 +231,9 @@ def print_summary(folder, record, *, out=None) -> None:
         verdict = "not judged (--quick)" if b["passed"] is None else ("PASSED" if b["passed"] else "FAILED")
         print(f"  {b['metric']} = {b['value']:.4g}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
     if record.get("overrides"):
-        print("  overrides: " + " ".join(f"{k}={v}" for k, v in record["overrides"].items()))
+        from dlbootcamp.app.commands.runs import overrides_text
+
+        print(f"  overrides: {overrides_text(record['overrides'])}")
     if record.get("resumed"):
         print(f"  resumed after epoch {record['resumed']['from_epoch']} (the epochs before were trained by the killed run)")
     print_baselines(record)
