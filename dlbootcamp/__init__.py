@@ -10,6 +10,10 @@ The layers, from the bottom up (``docs/architecture.md`` draws them):
 - ``dlbootcamp.app``: the CLI and the pipeline where lessons meet the export layer.
 
 Nothing heavy is imported here, so ``dlbootcamp --help`` and ``dlbootcamp lessons`` stay instant.
+
+For learners who script rather than use the CLI: ``dlbootcamp.run_lesson(ID, quick=True, **overrides)``
+trains and records a lesson as ``dlbootcamp train`` does and returns the run folder and metrics
+(``dlbootcamp.app.scripting``, imported on first use).
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ _MOVED = {
 }
 
 
+# Functions for learners who script, imported when first used (the app layer imports TensorFlow
+# only when a lesson is loaded): ``dlbootcamp.run_lesson("training", quick=True, hidden=32)``.
+_LAZY_FUNCTIONS = {"run_lesson": "dlbootcamp.app.scripting"}
+
+
 def __getattr__(name: str):
     if name in _MOVED:
         return importlib.import_module(_MOVED[name])
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'dlbootcamp' has no attribute {name!r}")

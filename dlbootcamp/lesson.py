@@ -92,6 +92,10 @@ class LessonInfo:
     # epoch (keras.callbacks.BackupAndRestore). Lessons with their own training loops, or with
     # several fits, leave it False and refuse --resume.
     resumable: bool = False
+    # The installed datasets the lesson reads (``"fashion_mnist"``, ``"kjv"``: names
+    # ``dlbootcamp.data.missing`` knows), so ``dlbootcamp lessons`` can say which are missing here
+    # before anything is imported; generated worlds and data that ships with a dependency need none.
+    datasets: tuple[str, ...] = ()
 
     @property
     def metric(self) -> str:

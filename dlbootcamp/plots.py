@@ -14,16 +14,29 @@ def pyplot():
     return plt
 
 
+MARKERS_UP_TO = 40  # a curve with this many points or fewer gets a marker on each
+
+
+def marker(points) -> str | None:
+    """``"o"`` for a short series (a one-epoch run draws one visible point, not an empty axis), else None."""
+    return "o" if len(points) <= MARKERS_UP_TO else None
+
+
 def learning_curves(history: dict[str, list[float]], title: str = "Learning curves"):
-    """One panel per metric, train and validation together. Returns the figure."""
+    """One panel per metric, train and validation together; short runs get a marker per epoch. Returns the figure."""
     plt = pyplot()
     names = [k for k in history if not k.startswith("val_") and k not in ("epoch", "learning_rate")]
     fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.5 * max(1, len(names)), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
-        ax.plot(range(1, len(history[name]) + 1), history[name], label="train")
+        ax.plot(range(1, len(history[name]) + 1), history[name], marker=marker(history[name]), label="train")
         if f"val_{name}" in history:
-            ax.plot(range(1, len(history[f"val_{name}"]) + 1), history[f"val_{name}"], label="validation")
+            val = history[f"val_{name}"]
+            ax.plot(range(1, len(val) + 1), val, marker=marker(val), label="validation")
         ax.set_xlabel("epoch")
+        epochs = max(len(history[name]), len(history.get(f"val_{name}", ())))
+        if epochs <= 12:  # whole epochs only, and a one-epoch run gets a readable axis
+            ax.set_xticks(range(1, epochs + 1))
+            ax.set_xlim(0.5, epochs + 0.5)
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -117,6 +117,7 @@ class Run:
         self.resumed_from_epoch: int | None = None  # set when resuming: epochs already finished
         self.strategy = None  # the tf.distribute strategy, when training is distributed
         self._fits = 0
+        self._scalar_writer = None  # tf.summary writer of scalars(), made on first use
         self._owner_fd: int | None = None
         self.kept = False  # True when an interrupted run's backup was kept for --resume
         if not unique and not resume and self.final_dir.exists():
@@ -200,6 +201,7 @@ class Run:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
+            self._close_scalars()
             if self.dir.exists():  # not finished: interrupted or failed
                 if self._backup and backed_up_epochs(self.dir):
                     self.kept = True
@@ -247,6 +249,22 @@ class Run:
             cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir / f"fit{self._fits}")))
         return cbs
 
+    def scalars(self, step: int, **values: float) -> None:
+        """Log scalars at ``step`` to the run's TensorBoard folder, for lessons with their own training loop
+        (what ``callbacks()`` gives a ``model.fit``): ``run.scalars(step, loss=0.3, epsilon=0.5)``."""
+        import tensorflow as tf
+
+        if self._scalar_writer is None:
+            self._scalar_writer = tf.summary.create_file_writer(str(self.path("tensorboard") / "train"))
+        with self._scalar_writer.as_default(step=int(step)):
+            for name, value in values.items():
+                tf.summary.scalar(name, float(value))
+
+    def _close_scalars(self) -> None:
+        if self._scalar_writer is not None:
+            self._scalar_writer.close()
+            self._scalar_writer = None
+
     # --- used by the driver -------------------------------------------------------------------
     def finish(self, record: dict[str, Any], exports: dict[str, Any], history: dict[str, list[float]]) -> pathlib.Path:
         for export_name, model in exports.items():
@@ -260,6 +278,7 @@ class Run:
             from dlbootcamp import plots
 
             self.save_figure(plots.learning_curves(history, title=record["lesson"]), "learning_curves")
+        self._close_scalars()
         record = {**record, "figures": sorted(self.figures)}
         (self.path("metrics.json")).write_text(json.dumps(record, indent=2, default=str) + "\n")
         shutil.rmtree(self.path(BACKUP), ignore_errors=True)
@@ -305,8 +324,42 @@ def _truncate_history(path: pathlib.Path, epochs: int) -> None:
 def _index_line(record: dict[str, Any], run_dir: pathlib.Path) -> dict[str, Any]:
     head = record["bars"][0] if record["bars"] else {}
     return {"run": run_dir.name, "path": str(run_dir), "lesson": record["lesson"], "quick": record["quick"],
-            "seed": record["config"].get("seed"), "metric": head.get("metric"), "value": head.get("value"),
+            "seed": record["config"].get("seed"), "overrides": record.get("overrides") or {},
+            "metric": head.get("metric"), "value": head.get("value"),
             "passed": record["passed"], "wall_time_s": record["wall_time_s"], "finished": record["finished"]}
+
+
+def config_overrides(module, cfg, *, quick: bool) -> dict[str, Any]:
+    """The fields of ``cfg`` that differ from the lesson's preset (``Config.quick()`` or ``Config()``).
+
+    What a learner changed with ``--epochs``, ``--seed`` or ``--set`` (or ``run_lesson(**overrides)``),
+    as JSON values; empty when the module has no ``Config`` to compare with.
+    """
+    config_cls = getattr(module, "Config", None)
+    if config_cls is None or not dataclasses.is_dataclass(cfg):
+        return {}
+    preset = dataclasses.asdict(config_cls.quick() if quick and hasattr(config_cls, "quick") else config_cls())
+    effective = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    preset = json.loads(json.dumps(preset, default=str))
+    return {k: v for k, v in effective.items() if preset.get(k) != v}
+
+
+def config_lines(config: dict[str, Any], overrides: dict[str, Any], *, quick: bool, width: int = 100) -> list[str]:
+    """The effective Config as a few printable lines, overridden fields marked with ``*``."""
+    import textwrap
+
+    preset = "Config.quick()" if quick else "Config()"
+    fields = " ".join(f"{k}={_short(v)}{'*' if k in overrides else ''}" for k, v in config.items())
+    head = (f"  config ({preset}; * = overridden: {', '.join(overrides)}):" if overrides
+            else f"  config ({preset}, no overrides):")
+    return [head, *textwrap.wrap(fields, width=width, initial_indent="    ", subsequent_indent="    ",
+                                 break_on_hyphens=False)]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) if value else "()"
+    return str(value)
 
 
 def run_name(lesson_id: str, *, quick: bool, now: _dt.datetime | None = None) -> str:
@@ -361,17 +414,20 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
             run.backup_dir = final_root / f".{name}.backup" / f"{task['type']}-{task['index']}"
         replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         atomic_json = dataclasses.asdict(cfg)
+        overrides = config_overrides(module, cfg, quick=quick)
         resumed = None
         if run.resumed_from_epoch is not None:
             resumed = {"from_epoch": run.resumed_from_epoch, "at": _dt.datetime.now().isoformat(timespec="seconds")}
             _truncate_history(run.path("history.csv"), run.resumed_from_epoch)
-        config_doc = {"lesson": info.id, "quick": quick, "config": atomic_json}
+        config_doc = {"lesson": info.id, "quick": quick, "config": atomic_json, "overrides": overrides}
         if resumed:
             config_doc["resumed"] = resumed
         with atomic.writing(run.path("config.json"), overwrite=True) as tmp:
             tmp.write_text(json.dumps(config_doc, indent=2) + "\n")
         run.log(f"[{info.id}] day {info.day}: {info.title}" + ("  (--quick)" if quick else "")
                 + (f"  (resumed after epoch {resumed['from_epoch']})" if resumed else ""))
+        for line in config_lines(atomic_json, overrides, quick=quick):
+            run.log(line)
         if strategy is not None:
             batch = getattr(cfg, "batch_size", None)
             per = f"; global batch {batch} = {replicas} x {batch // replicas}" if batch else ""
@@ -383,7 +439,7 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
                  "value": float(trained.metrics[b.metric]),
                  "passed": None if quick else b.passed(trained.metrics)} for b in info.bars]
         record = {
-            "lesson": info.id, "day": info.day, "quick": quick, "config": atomic_json,
+            "lesson": info.id, "day": info.day, "quick": quick, "config": atomic_json, "overrides": overrides,
             "metrics": {k: float(v) for k, v in trained.metrics.items()},
             "baselines": check_baselines(info, trained),
             "bars": bars,
@@ -396,6 +452,7 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
             "finished": _dt.datetime.now().isoformat(timespec="seconds"),
         }
         final = run.finish(record, trained.exports, trained.history)
+        record["figures"] = sorted(run.figures)  # as metrics.json has them, learning curves included
     if not chief:
         shutil.rmtree(out, ignore_errors=True)
     return final, record
@@ -484,3 +541,46 @@ def read_run(run_dir: pathlib.Path) -> dict[str, Any]:
         raise UserError(f"{run_dir} is not a complete run folder (missing {', '.join(absent)}); expected a folder "
                         f"written by `dlbootcamp train`.")
     return {"config": config, "metrics": metrics}
+
+
+def find_run(root: pathlib.Path, name_or_path: str) -> pathlib.Path:
+    """The finished run folder ``name_or_path``: a path to one, or a run's name in ``root``."""
+    for folder in (pathlib.Path(name_or_path), pathlib.Path(root) / name_or_path):
+        if (folder / "metrics.json").is_file() and (folder / "config.json").is_file():
+            return folder
+    raise UserError(f"No finished run {name_or_path!r}: expected a run folder, or the name of a run in {root}/ "
+                    f"(`dlbootcamp runs --out {root}` lists them).")
+
+
+def _read_json(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} is unreadable ({exc}); the run folder is damaged.") from None
+
+
+def compare_runs(a: pathlib.Path, b: pathlib.Path) -> dict[str, Any]:
+    """What differs between two finished runs, side by side: rows of (name, value in a, value in b).
+
+    ``config``: the preset (quick or full) and every Config field whose values differ; ``metrics``:
+    every held-out metric of either run; ``baselines``: each baseline's metrics (``NAME: METRIC``);
+    ``overrides``: what each run changed from its preset. Reads files only (no TensorFlow).
+    """
+    ra, rb = _read_json(pathlib.Path(a) / "metrics.json"), _read_json(pathlib.Path(b) / "metrics.json")
+
+    def union(x: dict, y: dict) -> list[str]:
+        return list(x) + [k for k in y if k not in x]
+
+    ca, cb = ra.get("config") or {}, rb.get("config") or {}
+    config = [(k, ca.get(k), cb.get(k)) for k in union(ca, cb) if ca.get(k) != cb.get(k)]
+    for key in ("quick", "lesson"):
+        if ra.get(key) != rb.get(key):
+            config.insert(0, (key, ra.get(key), rb.get(key)))
+    ma, mb = ra.get("metrics") or {}, rb.get("metrics") or {}
+    metrics = [(k, ma.get(k), mb.get(k)) for k in union(ma, mb)]
+    metrics.append(("wall_time_s", ra.get("wall_time_s"), rb.get("wall_time_s")))
+    ba, bb = ra.get("baselines") or {}, rb.get("baselines") or {}
+    baselines = [(f"{name}: {m}", (ba.get(name) or {}).get(m), (bb.get(name) or {}).get(m))
+                 for name in union(ba, bb) for m in union(ba.get(name) or {}, bb.get(name) or {})]
+    return {"runs": (pathlib.Path(a).name, pathlib.Path(b).name), "config": config, "metrics": metrics,
+            "baselines": baselines, "overrides": (ra.get("overrides"), rb.get("overrides"))}

@@ -13,7 +13,7 @@ def seed_everything(seed: int) -> None:
 
 
 class EpochLine:
-    """Keras callback factory: one short line per epoch with the metrics and elapsed time."""
+    """Keras callback factory: one short line per epoch with the metrics, the epoch's time and the time so far."""
 
     @staticmethod
     def make(print_fn=print, every: int = 1):
@@ -23,13 +23,17 @@ class EpochLine:
             def on_train_begin(self, logs=None):
                 self._t0 = time.perf_counter()
 
+            def on_epoch_begin(self, epoch, logs=None):
+                self._epoch_t0 = time.perf_counter()
+
             def on_epoch_end(self, epoch, logs=None):
                 if (epoch + 1) % every and epoch + 1 != self.params.get("epochs"):
                     return
                 logs = logs or {}
-                shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "learning_rate")
+                shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "learning_rate")
+                now = time.perf_counter()
                 print_fn(f"  epoch {epoch + 1}/{self.params.get('epochs')}  {shown}  "
-                         f"[{time.perf_counter() - self._t0:.1f}s]")
+                         f"[{now - self._epoch_t0:.1f} s this epoch, {now - self._t0:.1f} s in all]")
 
         return _EpochLine()
 

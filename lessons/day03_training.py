@@ -192,8 +192,8 @@ def train(cfg: Config, run) -> Trained:
 
     fig = plots.pyplot().figure(figsize=(5, 3.4))
     ax = fig.add_subplot()
-    ax.plot(loop_history["val_accuracy"], label="hand-written loop")
-    ax.plot(fit.history["val_accuracy"], label="model.fit")
+    for label, curve in (("hand-written loop", loop_history["val_accuracy"]), ("model.fit", fit.history["val_accuracy"])):
+        ax.plot(range(1, len(curve) + 1), curve, marker=plots.marker(curve), label=label)  # a 1-epoch run: a point
     for (name, b), style in zip(baselines.items(), (":", "--")):
         ax.axhline(b["val_accuracy"], color="gray", ls=style, label=f"{name} (validation)")
     ax.set(xlabel="epoch", ylabel="validation accuracy", title="Two ways to train the same MLP")

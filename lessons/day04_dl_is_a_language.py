@@ -274,8 +274,8 @@ def save_pictures(naive, model, naive_history, history, data: Listings, run) -> 
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, h, color in (("naive", naive_history, "tab:red"), ("less naive", history, "tab:blue")):
-        ax.plot(h["mae"], color=color, ls="--", label=f"{label}: train")
-        ax.plot(h["val_mae"], color=color, label=f"{label}: validation")
+        ax.plot(h["mae"], color=color, ls="--", marker=plots.marker(h["mae"]), label=f"{label}: train")
+        ax.plot(h["val_mae"], color=color, marker=plots.marker(h["val_mae"]), label=f"{label}: validation")
     ax.set(xlabel="epoch", ylabel="MAE ($1000)", yscale="log",
            title=f"{len(data.train)} training listings: train (dashed) vs validation")
     ax.legend()

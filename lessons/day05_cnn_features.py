@@ -33,6 +33,7 @@ LESSON = LessonInfo(
     day=5,
     title="Convolutional networks and the features they learn (Fashion-MNIST)",
     seeds=("001", "003", "004"),
+    datasets=("fashion_mnist",),
     topics=("convolution", "feature hierarchy", "first-layer filters", "activation maps",
             "class-maximising inputs", "ImageNet story"),
     summary=("A small CNN classifies Fashion-MNIST clothes; then we look inside: first-layer filters, "

@@ -360,6 +360,6 @@ def save_pictures(model, embedder, data: FaceData, hard, losses, run) -> None:
     run.save_figure(plots.image_grid(triples.reshape(-1, SIZE, SIZE, 1), titles, cols=6,
                                      title="Instance matching: query -> most similar held-out face"), "matching")
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.plot(losses)
+    ax.plot(losses, marker=plots.marker(losses))
     ax.set(xlabel="step", ylabel="NT-Xent loss", title="Contrastive training of the embedding")
     run.save_figure(fig, "embedding_loss")

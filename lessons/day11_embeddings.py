@@ -50,6 +50,7 @@ LESSON = LessonInfo(
     day=11,
     title="Word embeddings: skip-gram with negative sampling and word analogies",
     seeds=("004",),
+    datasets=("kjv",),
     topics=("word embeddings", "skip-gram", "negative sampling", "subsampling", "analogies",
             "nearest neighbours", "PCA projection"),
     summary=("Skip-gram with negative sampling on the King James Bible; man:woman::king:queen analogies "

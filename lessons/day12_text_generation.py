@@ -57,6 +57,7 @@ LESSON = LessonInfo(
     day=12,
     title="Text generation: a character-level GRU language model and temperature sampling",
     seeds=("004",),
+    datasets=("kjv",),
     topics=("language model", "characters as tokens", "GRU", "bits per character", "temperature sampling",
             "stateful step model"),
     summary=("A character-level GRU trained on the King James Bible; bits per character on held-out chapters, "
@@ -281,5 +282,5 @@ def save_pictures(history: dict, samples: dict[float, str], run) -> None:
     body = "\n\n".join(f"temperature {t}" + (" (greedy)" if t == 0 else "") + ":\n" + textwrap.fill(s, 100)
                          for t, s in samples.items())
     ax.text(0, 1, body, va="top", family="monospace", fontsize=8)
-    ax.set_title("Samples: low temperature repeats itself, high temperature invents words")
+    ax.set_title("Samples at each sampling temperature (0 = greedy)")
     run.save_figure(fig, "samples_by_temperature")

@@ -51,6 +51,7 @@ LESSON = LessonInfo(
     day=14,
     title="Extractive summarisation with learned sentence vectors: summarize(text, 0.6)",
     seeds=("003",),
+    datasets=("kjv",),
     topics=("extractive summarisation", "sentence embeddings", "contrastive learning", "centrality", "ROUGE",
             "lead baseline"),
     summary=("A sentence encoder learned on the King James Bible ranks sentences by centrality plus a position prior; "

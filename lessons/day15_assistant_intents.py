@@ -234,7 +234,12 @@ def save_pictures(model: keras.Model, data: IntentSplits, run) -> list[str]:
     worst = sorted(scores, key=scores.get)[:12]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(worst) + 1.2))
     ax.barh([f"{t} ({data.labels[intent_of[t]]})" for t in worst], [scores[t] for t in worst], color="tab:orange")
-    ax.set(xlim=(0, 1), xlabel="accuracy on its sentences", title="Hardest held-out templates")
+    for y, t in enumerate(worst):  # a score of 0 draws no bar: say it, so no label stands alone
+        if scores[t] == 0:
+            ax.text(0.01, y, "0 (none right)", va="center", fontsize=8, color="tab:red")
+    zero = sum(v == 0 for v in scores.values())
+    ax.set(xlim=(0, 1), title="Hardest held-out templates",
+           xlabel="accuracy on its sentences" + (f"\n{zero} of {len(scores)} templates score 0" if zero else ""))
     ax.invert_yaxis()
     fig.tight_layout()
     run.save_figure(fig, "hardest_templates")

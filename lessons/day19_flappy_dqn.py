@@ -212,7 +212,7 @@ def epsilon(cfg: Config, step: int) -> float:
     return cfg.epsilon_start + frac * (cfg.epsilon_end - cfg.epsilon_start)
 
 
-def train_dqn(cfg: Config, log):
+def train_dqn(cfg: Config, log, scalars=lambda step, **values: None):
     rng = np.random.default_rng(cfg.seed)
     q_net, target_net = build_model(cfg), build_model(cfg)
     target_net.set_weights(q_net.get_weights())
@@ -252,7 +252,8 @@ def train_dqn(cfg: Config, log):
             history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
             history["train_pipes"].append(float(np.mean(finished[-50:])) if finished else 0.0)
             history["val_pipes"].append(val)
-            log(f"  step {step}/{cfg.steps}  epsilon {eps:.2f}  loss {history['loss'][-1]:.4f}  "
+            scalars(step, **{k: history[k][-1] for k in ("epsilon", "loss", "train_pipes", "val_pipes")})
+            log(f"  step {step}/{cfg.steps}  epsilon {eps:.2f}  loss {history['loss'][-1]:.4g}  "
                 f"training games {history['train_pipes'][-1]:.1f} pipes  validation {val:.1f} pipes")
             losses = []
             if val > best:  # keep the best checkpoint by validation games, never by evaluation games
@@ -261,12 +262,19 @@ def train_dqn(cfg: Config, log):
     return q_net, history
 
 
+def progress_title(val_pipes) -> str:
+    """What the validation curve shows, not what it should: "learns" only when the last check beats the first."""
+    if len(val_pipes) > 1 and val_pipes[-1] > val_pipes[0]:
+        return f"Pipes passed during training: {val_pipes[0]:.1f} -> {val_pipes[-1]:.1f} (greedy, validation)"
+    return "Pipes passed during training"
+
+
 # --- train -----------------------------------------------------------------------------------
 
 def train(cfg: Config, run) -> Trained:
     training.seed_everything(cfg.seed)
     data = load_data(cfg)
-    q_net, history = train_dqn(cfg, run.log)
+    q_net, history = train_dqn(cfg, run.log, run.scalars)  # TensorBoard: tensorboard --logdir RUN
     metrics = evaluate(lambda s: q_net(s).numpy(), data)
     rng = np.random.default_rng(cfg.seed)
     random_pipes, _ = play(lambda s: rng.integers(2, size=len(s)), data.eval_seeds, data.eval_cap)
@@ -280,11 +288,13 @@ def train(cfg: Config, run) -> Trained:
                                      cmap=None, title=f"Evaluation game 1: {pipes[0]} pipes"), "episode_frames")
     plt = plots.pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax1.plot(history["step"], history["train_pipes"], label="training games (exploring)")
-    ax1.plot(history["step"], history["val_pipes"], label="validation games (greedy)")
-    ax1.set(xlabel="vector step", ylabel="pipes passed", title="The agent learns")
+    ax1.plot(history["step"], history["train_pipes"], marker=plots.marker(history["step"]),
+             label="training games (exploring)")
+    ax1.plot(history["step"], history["val_pipes"], marker=plots.marker(history["step"]),
+             label="validation games (greedy)")
+    ax1.set(xlabel="vector step", ylabel="pipes passed", title=progress_title(history["val_pipes"]))
     ax1.legend()
-    ax2.plot(history["step"], history["epsilon"])
+    ax2.plot(history["step"], history["epsilon"], marker=plots.marker(history["step"]))
     ax2.set(xlabel="vector step", ylabel="epsilon", title="Exploration schedule")
     fig.tight_layout()
     run.save_figure(fig, "learning_curves")

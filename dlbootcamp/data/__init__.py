@@ -8,6 +8,9 @@
 
 and otherwise raises :class:`DataUnavailable` naming what to install. Splits are seeded and
 fixed: the test split is for the final score only, never for training or early stopping.
+
+:func:`missing` says whether a dataset is on this machine by looking at files only; this module
+imports NumPy inside the functions that need it, so ``dlbootcamp lessons`` can ask it instantly.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import dataclasses
 import gzip
 import os
 import pathlib
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from dlbootcamp.errors import DataUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FASHION_MNIST_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_LABELS = (
@@ -63,6 +67,7 @@ class Source:
     load: Callable[[], dict[str, np.ndarray]]
     available: Callable[[], bool]
     how_to_get: str  # shown when no source answers
+    downloads: bool = False  # True when it fetches from the network (not "installed on this machine")
 
 
 # --- splits --------------------------------------------------------------------------------
@@ -70,6 +75,8 @@ class Source:
 def split_indices(n: int, *, fractions: tuple[float, float], seed: int,
                   stratify: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded train/val/test indices; ``fractions`` = (val, test). Stratified when labels are given."""
+    import numpy as np
+
     val_frac, test_frac = fractions
     if not (0 <= val_frac < 1 and 0 < test_frac < 1 and val_frac + test_frac < 1):
         raise ValueError(f"Invalid split fractions {fractions}: expected val >= 0, test > 0, val + test < 1.")
@@ -99,6 +106,8 @@ def cache_dir() -> pathlib.Path:
 
 
 def _read_idx(path: pathlib.Path) -> np.ndarray:
+    import numpy as np
+
     with gzip.open(path, "rb") as f:
         raw = f.read()
     ndim = raw[3]
@@ -138,6 +147,8 @@ def _tfds_allowed() -> bool:
 
 
 def _digits() -> dict[str, np.ndarray]:
+    import numpy as np
+
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -145,6 +156,8 @@ def _digits() -> dict[str, np.ndarray]:
 
 
 def _breast_cancer() -> dict[str, np.ndarray]:
+    import numpy as np
+
     from sklearn.datasets import load_breast_cancer
 
     d = load_breast_cancer()
@@ -164,13 +177,15 @@ SOURCES: dict[str, list[Source]] = {
                lambda: (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists(),
                "apt-get install dataset-fashion-mnist"),
         Source("tfds:fashion_mnist", _tfds("fashion_mnist"), _tfds_allowed,
-               "go online with tensorflow-datasets installed (unset DLBOOTCAMP_OFFLINE)"),
+               "go online with tensorflow-datasets installed (unset DLBOOTCAMP_OFFLINE)", downloads=True),
     ],
 }
 
 
 def resolve(name: str, sources: dict[str, list[Source]] | None = None) -> tuple[dict[str, np.ndarray], str]:
     """Arrays of a named dataset and the name of the source that gave them."""
+    import numpy as np
+
     sources = SOURCES if sources is None else sources
     if name not in sources:
         raise DataUnavailable(f"Unknown dataset {name!r}; expected one of {sorted(sources)}.")
@@ -192,8 +207,36 @@ def resolve(name: str, sources: dict[str, list[Source]] | None = None) -> tuple[
                           f"and no offline source found. To get it: {hints}.")
 
 
+def missing(name: str) -> str | None:
+    """How to install dataset ``name`` when no copy is on this machine; None when one is.
+
+    Looks at files only (the cache, then each offline source), the way :func:`resolve` and
+    :func:`dlbootcamp.data.corpus.kjv_chapters` find them; a source that would download does not
+    count as installed. ``name`` is a key of :data:`SOURCES` or ``"kjv"`` (the Bible corpus).
+    """
+    if name == "kjv":
+        from dlbootcamp.data import corpus
+
+        return corpus.missing()
+    if name not in SOURCES:
+        raise DataUnavailable(f"Unknown dataset {name!r}; expected one of {sorted([*SOURCES, 'kjv'])}.")
+    if (cache_dir() / f"{name}.npz").exists():
+        return None
+    offline = [src for src in SOURCES[name] if not src.downloads]
+    if any(src.available() for src in offline):
+        return None
+    return "; or ".join(src.how_to_get for src in offline)
+
+
+def can_download(name: str) -> bool:
+    """True when a source of ``name`` would download it now (online, with its package installed)."""
+    return any(src.downloads and src.available() for src in SOURCES.get(name, ()))
+
+
 def save_to_cache(name: str, arrays: dict[str, np.ndarray]) -> pathlib.Path:
     """Write arrays to the cache atomically (so a later load finds them offline)."""
+    import numpy as np
+
     path = cache_dir() / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
@@ -206,6 +249,8 @@ def save_to_cache(name: str, arrays: dict[str, np.ndarray]) -> pathlib.Path:
 
 def digits(*, seed: int = 0, val: float = 0.1, test: float = 0.2) -> Splits:
     """scikit-learn's 1797 8x8 digits, scaled to [0, 1], split stratified by a seed."""
+    import numpy as np
+
     arrays, src = resolve("digits")
     x = arrays["x"].astype(np.float32) / 16.0
     return split_arrays(x, arrays["y"], val=val, test=test, seed=seed,
@@ -214,6 +259,8 @@ def digits(*, seed: int = 0, val: float = 0.1, test: float = 0.2) -> Splits:
 
 def fashion_mnist(*, seed: int = 0, val: int = 5000) -> Splits:
     """Fashion-MNIST 28x28x1 in [0, 1]: the official 10k test set, ``val`` images of train held out."""
+    import numpy as np
+
     arrays, src = resolve("fashion_mnist")
     x_train = arrays["x_train"].reshape(-1, 28, 28, 1).astype(np.float32) / 255.0
     x_test = arrays["x_test"].reshape(-1, 28, 28, 1).astype(np.float32) / 255.0

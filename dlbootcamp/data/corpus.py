@@ -186,18 +186,31 @@ def _read(source: str) -> tuple[Chapter, ...]:
     return parse(pathlib.Path(source.removeprefix("cache:")).read_text(encoding="utf-8").splitlines())
 
 
-def kjv_chapters() -> tuple[tuple[Chapter, ...], str]:
-    """All 1,189 chapters and the name of the source that gave them."""
+def source() -> str:
+    """Where the corpus would be read from (``cache:PATH`` or ``debian:bible-kjv``); files only, nothing read."""
     cached = data.cache_dir() / "kjv.txt"
     if cached.exists():
-        source = f"cache:{cached}"
-    elif shutil.which(BIBLE_COMMAND) and BIBLE_DATA.exists():
-        source = "debian:bible-kjv"
-    else:
-        raise DataUnavailable(
-            f"The King James Bible corpus is not on this machine: no `{BIBLE_COMMAND}` command with "
-            f"{BIBLE_DATA} and no copy at {cached}. Install it with `{INSTALL_HINT}`.")
-    return _read(source), source
+        return f"cache:{cached}"
+    if shutil.which(BIBLE_COMMAND) and BIBLE_DATA.exists():
+        return "debian:bible-kjv"
+    raise DataUnavailable(
+        f"The King James Bible corpus is not on this machine: no `{BIBLE_COMMAND}` command with "
+        f"{BIBLE_DATA} and no copy at {cached}. Install it with `{INSTALL_HINT}`.")
+
+
+def missing() -> str | None:
+    """The install command when the corpus is not on this machine; None when it is (files only)."""
+    try:
+        source()
+    except DataUnavailable:
+        return INSTALL_HINT
+    return None
+
+
+def kjv_chapters() -> tuple[tuple[Chapter, ...], str]:
+    """All 1,189 chapters and the name of the source that gave them."""
+    src = source()
+    return _read(src), src
 
 
 def available() -> bool:

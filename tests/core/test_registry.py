@@ -76,3 +76,27 @@ def test_bar_directions():
     assert not Bar("err", "<", 1e-3).higher_is_better
     with pytest.raises(ValueError, match="Invalid bar operator '=>'"):
         Bar("acc", "=>", 0.9)
+
+
+def test_every_lesson_that_reads_an_installed_dataset_declares_it():
+    # `dlbootcamp lessons` marks missing data from LessonInfo.datasets: a lesson that reads one
+    # without declaring it would be listed as ready and fail after TensorFlow has started.
+    reads = {"fashion_mnist": ("fashion_mnist(",), "kjv": ("corpus.kjv(", "corpus.kjv_chapters(")}
+    for e in registry.discover().values():
+        source = e.path.read_text()
+        used = {name for name, calls in reads.items() if any(c in source for c in calls)}
+        assert set(e.info.datasets) == used, e.info.id
+
+
+def test_the_full_run_times_the_cli_quotes_are_the_ones_in_docs_lessons_md():
+    import pathlib
+    import re
+
+    from dlbootcamp.app import full_runs
+
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "lessons.md"
+    if not doc.exists():
+        pytest.skip("docs/ is in the repository, not in an installed package")
+    rows = re.findall(r"^\| \d+ \| `([a-z0-9-]+)` \|.*?\| (\d+) s[^|]*\| [^|]*\|$", doc.read_text(), re.M)
+    assert dict((lesson, int(s)) for lesson, s in rows) == full_runs.WALL_S
+    assert set(full_runs.WALL_S) == set(registry.discover())

@@ -72,6 +72,14 @@ def test_quick_run_records_the_agent_frames_and_scores(quick_run):
     metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
     assert 0.0 <= metrics["mean_pipes"] <= 3.0 and metrics["eval_cap"] == 3.0
     assert metrics["random_policy_mean_pipes"] == 0.0
+    # its own training loop logs to TensorBoard like every run (run.scalars)
+    assert any((quick_run / "tensorboard").rglob("events.out.tfevents*"))
+
+
+def test_the_progress_title_says_what_the_curve_shows(lesson):
+    assert lesson.progress_title([1.0, 0.4, 0.2]) == "Pipes passed during training"  # it went down: no claim
+    assert lesson.progress_title([3.0]) == "Pipes passed during training"
+    assert "0.0 -> 2.5" in lesson.progress_title([0.0, 2.5])
 
 
 def test_tflite_policy_picks_the_same_actions_as_keras(lesson, quick_run, tmp_path):

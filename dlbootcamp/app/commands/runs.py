@@ -1,26 +1,54 @@
-"""`dlbootcamp runs`: the recorded experiments."""
+"""`dlbootcamp runs`: the recorded experiments, and two of them side by side."""
 
 import json
 import pathlib
 
-HELP = "list recorded runs (from RUNS/index.jsonl)"
-EPILOG = "examples:\n  dlbootcamp runs\n  dlbootcamp runs --lesson training --json"
+HELP = "list recorded runs (from RUNS/index.jsonl), or compare two"
+DESCRIPTION = """\
+List the runs recorded in RUNS/index.jsonl, oldest first: the headline metric, the verdict, the
+wall time, and the Config fields each run overrode (--epochs, --seed, --set; `-` = none, `?` =
+recorded before overrides were). --compare RUN RUN prints what differs between two runs: the
+Config fields, then every metric and every baseline's metrics, side by side with the difference."""
+EPILOG = """\
+examples:
+  dlbootcamp runs
+  dlbootcamp runs cnn-features                     only that lesson's runs
+  dlbootcamp runs --lesson training --json
+  dlbootcamp runs --compare cnn-features-20260101-120000 cnn-features-20260101-130000"""
 
 
 def add_arguments(p):
+    p.add_argument("lesson_id", nargs="?", metavar="ID", help="only runs of this lesson id (same as --lesson)")
     p.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs"), help="runs folder (default: ./runs)")
     p.add_argument("--lesson", help="only runs of this lesson id")
-    p.add_argument("--json", action="store_true", help="print the index lines as a JSON list")
+    p.add_argument("--compare", nargs=2, metavar="RUN",
+                   help="compare two runs (names in --out, or run folders): config and metric differences")
+    p.add_argument("--json", action="store_true", help="print the index lines (or the comparison) as JSON")
 
 
-def run(args) -> int:
+def check(args) -> None:
     from dlbootcamp import records
     from dlbootcamp.errors import UserError
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; expected the runs folder written by `dlbootcamp train`.")
-    rows = [r for r in records.list_runs(args.out) if not args.lesson or r["lesson"] == args.lesson]
-    killed = [r for r in records.resumable_runs(args.out) if not args.lesson or r["lesson"] == args.lesson]
+    if args.lesson_id and args.lesson and args.lesson_id != args.lesson:
+        raise UserError(f"Two lesson ids given ({args.lesson_id!r} and --lesson {args.lesson!r}); give one.")
+    if args.compare:
+        if args.lesson_id or args.lesson:
+            raise UserError("--compare takes two runs and no lesson id; drop ID / --lesson.")
+        for run in args.compare:
+            records.find_run(args.out, run)
+
+
+def run(args) -> int:
+    from dlbootcamp import records
+
+    if args.compare:
+        return _compare(args)
+    lesson = args.lesson_id or args.lesson
+    rows = [r for r in records.list_runs(args.out) if not lesson or r["lesson"] == lesson]
+    killed = [r for r in records.resumable_runs(args.out) if not lesson or r["lesson"] == lesson]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -32,9 +60,61 @@ def run(args) -> int:
     if not rows:
         print(f"No recorded runs in {args.out}/. Record one with `dlbootcamp train ID --out {args.out}`.")
         return 0
-    print(f"{'run':<40} {'metric':<18} {'value':>8}  {'bar':<7} {'wall s':>7}")
+    print(f"{'run':<40} {'metric':<18} {'value':>8}  {'bar':<7} {'wall s':>7}  overrides")
     for r in rows:
         verdict = "quick" if r["passed"] is None else ("passed" if r["passed"] else "FAILED")
-        value = "" if r["value"] is None else f"{r['value']:.4f}"
-        print(f"{r['run']:<40} {str(r['metric']):<18} {value:>8}  {verdict:<7} {r['wall_time_s']:>7.1f}")
+        value = "" if r["value"] is None else f"{r['value']:.4g}"
+        print(f"{r['run']:<40} {str(r['metric']):<18} {value:>8}  {verdict:<7} {r['wall_time_s']:>7.1f}  "
+              f"{overrides_text(r.get('overrides'))}")
+    return 0
+
+
+def overrides_text(overrides) -> str:
+    """``epochs=3 filters=32``; ``-`` when none; ``?`` for runs recorded before overrides were."""
+    if overrides is None:
+        return "?"
+    if not overrides:
+        return "-"
+    return " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in overrides.items())
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return f"{value:.4g}"
+
+
+def _diff(a, b) -> str:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return ""
+    return f"{b - a:+.4g}"
+
+
+def _compare(args) -> int:
+    from dlbootcamp import records
+
+    a, b = (records.find_run(args.out, r) for r in args.compare)
+    diff = records.compare_runs(a, b)
+    if args.json:
+        print(json.dumps(diff, indent=2))
+        return 0
+    na, nb = diff["runs"]
+    rows = [("config", diff["config"]), ("metrics (held out)", diff["metrics"]), ("baselines", diff["baselines"])]
+    width = max([len("overrides")] + [len(k) for _, part in rows for k, _, _ in part])
+    ca = max(len(na), 10, *(len(_cell(x)) for _, part in rows for _, x, _ in part))
+    cb = max(len(nb), 10, *(len(_cell(y)) for _, part in rows for _, _, y in part))
+    print(f"{'':<{width}}  {'A ' + na:<{ca + 2}}  {'B ' + nb:<{cb + 2}}  B - A")
+    oa, ob = diff["overrides"]
+    print(f"{'overrides':<{width}}  {overrides_text(oa):<{ca + 2}}  {overrides_text(ob)}")
+    for title, part in rows:
+        if title == "config" and not part:
+            print("config: the same (every field)")
+            continue
+        if not part:
+            continue
+        print(f"{title}:")
+        for key, x, y in part:
+            print(f"{key:<{width}}  {_cell(x):<{ca + 2}}  {_cell(y):<{cb + 2}}  {_diff(x, y)}".rstrip())
     return 0

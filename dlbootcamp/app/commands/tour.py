@@ -29,10 +29,10 @@ def add_arguments(p):
 def check(args) -> None:
     """Every flag, before TensorFlow is imported."""
     from dlbootcamp import registry
-    from dlbootcamp.app.commands.train import check_out, check_overrides
+    from dlbootcamp.app.commands.train import check_data, check_out, check_overrides
     from dlbootcamp.errors import UserError
 
-    registry.entry(args.lesson)
+    check_data(registry.entry(args.lesson).info)
     check_out(args.out)
     check_overrides(args.lesson, seed=args.seed)
     if args.runs < 1:
@@ -51,7 +51,7 @@ def run(args) -> int:
 
     print("== 1/4 train")
     folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick)
-    print_summary(folder, record)
+    print_summary(folder, record, out=args.out)
 
     print("\n== 2/4 export and 3/4 verify")
     report = pipeline.export_run(folder)

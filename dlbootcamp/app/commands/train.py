@@ -66,6 +66,7 @@ def check(args) -> None:
                             f"`dlbootcamp train {config.get('lesson')} --resume {name}`.")
     else:
         check_overrides(args.lesson, epochs=args.epochs, seed=args.seed, sets=args.set)
+    check_data(info)
     if args.distribute != "none" and not info.distribute:
         raise UserError(f"Lesson {info.id!r} does not support --distribute (its training loop does not run under "
                         f"a tf.distribute strategy); train it without --distribute. `dlbootcamp lessons -v` and the "
@@ -79,6 +80,18 @@ def check(args) -> None:
     if args.name and (args.out / args.name).exists():
         raise UserError(f"Run folder {args.out / args.name} already exists and is never overwritten; "
                         f"choose another --name or --out.")
+
+
+def check_data(info) -> None:
+    """Refuse a lesson whose dataset is neither installed here nor downloadable, before TensorFlow starts."""
+    from dlbootcamp import data
+    from dlbootcamp.errors import UserError
+
+    for name in info.datasets:
+        hint = data.missing(name)
+        if hint and not data.can_download(name):
+            raise UserError(f"Lesson {info.id!r} reads the dataset {name!r}, which is not installed on this machine; "
+                            f"install it with `{hint}` (`dlbootcamp lessons` marks the lessons that need data).")
 
 
 def check_out(out) -> None:
@@ -163,21 +176,25 @@ def config_for(module, *, quick: bool, epochs=None, seed=None, sets=()):
         key, sep, raw = item.partition("=")
         if not sep or key not in fields:
             raise UserError(f"Invalid --set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}.")
-        current = getattr(cfg, key)
-        try:
-            if isinstance(current, bool):
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError
-                value = raw.lower() in ("true", "1")
-            elif isinstance(current, tuple):
-                value = tuple(type(current[0])(v) if current else v for v in raw.split(","))
-            else:
-                value = type(current)(raw)
-        except ValueError:
-            raise UserError(f"Invalid --set {item!r}: {key} takes {_article(type(current).__name__)} "
-                            f"(current value {current!r}).") from None
-        changes[key] = value
+        changes[key] = parse_value(getattr(cfg, key), raw, flag=f"--set {item!r}", field=key)
     return dataclasses.replace(cfg, **changes)
+
+
+def parse_value(current, raw: str, *, flag: str, field: str):
+    """Text ``raw`` as a value of the type of ``current`` (bool, tuple, int, float, str); UserError otherwise."""
+    from dlbootcamp.errors import UserError
+
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return raw.lower() in ("true", "1")
+        if isinstance(current, tuple):
+            return tuple(type(current[0])(v) if current else v for v in raw.split(","))
+        return type(current)(raw)
+    except ValueError:
+        raise UserError(f"Invalid {flag}: {field} takes {_article(type(current).__name__)} "
+                        f"(current value {current!r}).") from None
 
 
 def run(args) -> int:
@@ -201,20 +218,49 @@ def run(args) -> int:
         cfg = config_for(module, quick=args.quick, epochs=args.epochs, seed=args.seed, sets=args.set)
         folder, record = records.train_lesson(module, cfg, out=args.out, quick=args.quick, name=args.name,
                                               verbose=not args.quiet, distribute=args.distribute)
-    print_summary(folder, record)
+    print_summary(folder, record, out=args.out)
     return 0 if record["passed"] is not False else 1
 
 
-def print_summary(folder, record) -> None:
-    print(f"\nrun: {folder}  ({record['wall_time_s']:.1f} s)")
+def print_summary(folder, record, *, out=None) -> None:
+    """The verdicts, the model beside its baselines, the notes; then the pictures, the run folder and,
+    after --quick, what the full run costs."""
+    print(f"\n{record['lesson']}: {'--quick run' if record['quick'] else 'run'} finished in "
+          f"{record['wall_time_s']:.1f} s")
     for b in record["bars"]:
         verdict = "not judged (--quick)" if b["passed"] is None else ("PASSED" if b["passed"] else "FAILED")
-        print(f"  {b['metric']} = {b['value']:.4f}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
+        print(f"  {b['metric']} = {b['value']:.4g}   bar {b['metric']} {b['op']} {b['threshold']:g}: {verdict}")
+    if record.get("overrides"):
+        from dlbootcamp.app.commands.runs import overrides_text
+
+        print(f"  overrides: {overrides_text(record['overrides'])}")
     if record.get("resumed"):
         print(f"  resumed after epoch {record['resumed']['from_epoch']} (the epochs before were trained by the killed run)")
     print_baselines(record)
     for note in record["notes"]:
         print(f"  note: {note}")
+    figures = record.get("figures") or []
+    if figures:
+        print(f"  pictures ({len(figures)}): {', '.join(figures)}")
+    print(f"  run folder: {folder}   (TensorBoard: tensorboard --logdir {folder})")
+    if record["quick"]:
+        print(f"  full run: {full_run_hint(record['lesson'], out)}")
+
+
+def full_run_hint(lesson_id: str, out=None) -> str:
+    """The full-run command and how long it took where it was measured (and here, if it ran here)."""
+    from dlbootcamp import records
+    from dlbootcamp.app import full_runs
+
+    command = f"`dlbootcamp train {lesson_id}" + (f" --out {out}`" if out and str(out) != "runs" else "`")
+    measured = full_runs.WALL_S.get(lesson_id)
+    hint = command + (f", about {full_runs.duration(measured)} on {full_runs.MEASURED_ON} (docs/lessons.md)"
+                      if measured else ", not measured yet")
+    if out is not None:
+        here = [r for r in records.list_runs(out) if r.get("lesson") == lesson_id and not r.get("quick")]
+        if here:
+            hint += f"; your last full run here took {full_runs.duration(here[-1]['wall_time_s'])}"
+    return hint
 
 
 def print_baselines(record) -> None:

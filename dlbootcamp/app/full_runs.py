@@ -1,0 +1,43 @@
+"""How long each lesson's full run took when it was measured for ``docs/lessons.md``.
+
+This table is the source of the "wall" column there (a test keeps the two equal); the run
+summary of a ``--quick`` run reads it to say what the full run costs. It lives in the package,
+not in ``docs/``, so an installed dlbootcamp has it too.
+"""
+
+from __future__ import annotations
+
+MEASURED_ON = "the 2-core x86 CI machine (AMD EPYC, no GPU), TensorFlow 2.21, 2026-11-21"
+
+# lesson id -> wall time of `dlbootcamp train ID` (default Config, seed 0), seconds
+WALL_S: dict[str, int] = {
+    "ml-vs-dl": 32,
+    "perceptron": 202,
+    "training": 8,
+    "dl-is-a-language": 197,
+    "cnn-features": 319,
+    "segmentation": 279,
+    "super-resolution": 237,
+    "style-transfer": 282,
+    "gan": 117,
+    "faces": 240,
+    "embeddings": 62,
+    "text-generation": 82,
+    "translation": 51,
+    "summarization": 35,
+    "assistant-intents": 15,
+    "captioning": 240,
+    "vqa": 159,
+    "lip-reading": 274,
+    "flappy-dqn": 64,
+}
+
+
+def duration(seconds: float) -> str:
+    """``8 s``, ``5 min 19 s``, ``1 h 02 min``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
