@@ -4,9 +4,11 @@ Seed 002: "the agent is able to play without being told any information about th
 the game or its rules. It automatically discovers the rules of the game by finding out how well
 it did each time. This approach is called Deep Reinforcement Learning."
 
-The agent never sees the rules. It sees a state (where the bird is, how fast it falls, where the
-next gaps are), picks an action (flap or not), and gets a reward (+0.1 per step alive, +1 per
-pipe, -1 for a crash). Deep Q-learning (DQN, Mnih et al. 2015) learns Q(s, a): the total future
+The agent never sees the rules, and it never sees the game's variables either: it sees the
+*screen*, a 32 x 24 grayscale frame (pipes grey, the bird bright, cells averaged like a
+downsampled screen) and the frame before it (two frames show which way the bird is moving).
+It picks an action (flap or not) and gets a reward (+0.1 per step alive, +1 per pipe, -1 for a
+crash). Deep Q-learning (DQN, Mnih et al. 2015) learns Q(s, a): the total future
 reward of doing ``a`` in ``s`` and playing well afterwards. The policy is ``argmax_a Q(s, a)``.
 
 Three tricks make it train:
@@ -18,10 +20,13 @@ Three tricks make it train:
   does not move with every update (we pick ``a'`` with the online network: Double DQN);
 - an **epsilon schedule**: the agent explores with random actions at first, then less and less.
 
-The game is ``dlbootcamp.worlds.flappy.FlappyBird`` (gymnasium API, state vectors). The score is the
-mean number of pipes passed over 10 seeded evaluation episodes, capped at ``eval_cap`` pipes
-each (a good agent would otherwise play forever). A random agent is reported beside it. The
-exported model is the Q-network: a device feeds it the state and flaps when Q(flap) > Q(wait).
+The game is ``dlbootcamp.worlds.flappy.FlappyBird`` seen through ``ScreenGame`` (frames only).
+The score is the mean number of pipes passed over 10 seeded evaluation games, capped at
+``eval_cap`` (200) pipes each, so that the cap hides no difference between players. Beside the
+agent stand a random player and a *scripted rule*: one line written by a programmer who reads
+the game's variables (flap when below the next gap's centre and not rising). The rule is what
+knowing the game's structure buys; the agent had to find it in pixels, from rewards alone. The
+exported model is the Q-network: a device feeds it the two frames and flaps when Q(flap) > Q(wait).
 """
 
 from __future__ import annotations
@@ -34,18 +39,19 @@ import tensorflow as tf
 
 from dlbootcamp import data as datasets
 from dlbootcamp import plots, training
-from dlbootcamp.worlds.flappy import FlappyBird
+from dlbootcamp.worlds.flappy import ScreenGame
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
     id="flappy-dqn",
     day=19,
-    title="Deep reinforcement learning: a DQN agent learns to play Flappy Bird",
+    title="Deep reinforcement learning: a DQN agent learns Flappy Bird from the screen",
     seeds=("002",),
-    topics=("reinforcement learning", "Q-learning", "DQN", "replay buffer", "target network",
-            "epsilon-greedy exploration", "gymnasium API"),
-    summary=("A DQN agent (replay buffer, target network, epsilon schedule) learns Flappy Bird from rewards "
-             "alone; scored by pipes passed over 10 seeded evaluation episodes, beside a random agent."),
+    topics=("reinforcement learning", "Q-learning", "DQN", "learning from pixels", "replay buffer",
+            "target network", "epsilon-greedy exploration", "gymnasium API"),
+    summary=("A DQN agent (replay buffer, target network, epsilon schedule) learns Flappy Bird from the screen "
+             "(two 32x24 frames) and rewards alone; scored by pipes passed over 10 seeded evaluation games "
+             "(cap 200), beside a random player and a scripted rule that reads the game's variables."),
     bars=(Bar("mean_pipes", ">=", 10.0),),
     # int8 may flip actions where Q(flap) and Q(wait) are nearly equal: allow 2 pipes on average.
     quantized_tolerance=2.0,
@@ -59,10 +65,12 @@ VAL_SEEDS = tuple(range(20_000, 20_005))  # pick the best checkpoint on these, n
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    hidden: int = 64  # units in each of the Q-network's two hidden layers
+    height: int = 24  # screen rows the agent sees
+    width: int = 32  # screen columns
+    hidden: int = 128  # units in each of the Q-network's two hidden layers
     n_envs: int = 16  # games played side by side; each vector step adds n_envs transitions
-    steps: int = 6000  # vector steps of training (one gradient step each)
-    buffer_size: int = 50_000  # replay buffer capacity (transitions)
+    steps: int = 15000  # vector steps of training (one gradient step each)
+    buffer_size: int = 50_000  # replay buffer capacity (transitions, frames stored as uint8)
     batch_size: int = 128
     learning_rate: float = 1e-3  # Adam
     gamma: float = 0.99  # discount of future rewards
@@ -73,58 +81,63 @@ class Config:
     target_every: int = 250  # gradient steps between target-network refreshes
     learning_starts: int = 1000  # transitions collected before the first update
     check_every: int = 500  # vector steps between validation checks (best checkpoint kept)
-    eval_cap: int = 50  # an evaluation episode stops after this many pipes
+    eval_cap: int = 200  # an evaluation game stops after this many pipes (high, so the cap hides nothing)
+    val_cap: int = 50  # a validation game (best checkpoint) stops after this many pipes
     seed: int = 0  # game seeds, initial weights, exploration, replay sampling
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(hidden=16, n_envs=4, steps=150, learning_starts=100, check_every=100, eval_cap=3)
+        return cls(height=12, width=16, hidden=16, n_envs=4, steps=150, learning_starts=100, check_every=100,
+                   eval_cap=3, val_cap=3)
 
 
 # --- data: recorded game states (for int8 calibration and the export parity check) ---------------
 
-PREPROCESSING = ("float32 state [bird y, vertical speed / 0.05, distance to the next pipe's far edge, "
-                 "next gap centre - bird y, following gap centre - bird y]; action = argmax of the 2 Q-values")
+PREPROCESSING = ("float32 (height, width, 2): the screen now and one step before, each cell in [0, 1] "
+                 "(dlbootcamp.worlds.flappy.screen: half the pipe coverage plus the bird coverage); "
+                 "action = argmax of the 2 Q-values (0 wait, 1 flap)")
 
 
 @dataclasses.dataclass(frozen=True)
 class Games:
     """What ``evaluate`` and the exporter need: recorded states and the evaluation protocol."""
 
-    states: datasets.Splits  # x: states visited by a simple scripted player, y: its actions
+    states: datasets.Splits  # x: screens seen by the scripted player, y: its actions
     eval_seeds: tuple[int, ...]
     eval_cap: int
+    screen: tuple[int, int]  # (height, width)
 
 
-def record_states(seeds, per_game: int = 100) -> datasets.Split:
-    """States from a scripted player that flaps when below the gap (it plays decently)."""
+def record_states(seeds, screen: tuple[int, int], per_game: int = 100) -> datasets.Split:
+    """Screens a scripted player sees (it plays decently), and its actions."""
     xs, ys = [], []
     for seed in seeds:
-        env = FlappyBird(max_steps=per_game)
-        obs, _ = env.reset(seed=int(seed))
-        done = False
+        env = ScreenGame(*screen, max_steps=per_game)
+        obs, done = env.reset(seed), False
         while not done:
-            action = int(scripted_rule(obs[None])[0])
+            action = int(scripted_rule(env.state()[None])[0])
             xs.append(obs)
             ys.append(action)
-            obs, _, terminated, truncated, _ = env.step(action)
+            obs, _, terminated, truncated = env.step(action)
             done = terminated or truncated
     return datasets.Split(np.stack(xs), np.array(ys))
 
 
 def scripted_rule(states: np.ndarray) -> np.ndarray:
-    """A one-line player written by reading the state: flap when below the gap's centre and not rising."""
+    """A one-line player written by reading the game's variables (not the screen): flap when below the
+    next gap's centre and not rising. ``states``: FlappyBird state vectors (n, 5)."""
     return ((states[:, 3] > -0.06) & (states[:, 1] <= 0)).astype(np.int64)
 
 
 def load_data(cfg: Config) -> Games:
-    states = datasets.Splits(train=record_states(range(100, 110)), val=record_states(range(200, 203)),
-                             test=record_states(range(300, 310)), labels=ACTIONS, source="FlappyBird rollouts")
-    return Games(states, EVAL_SEEDS, cfg.eval_cap)
+    shape = (cfg.height, cfg.width)
+    states = datasets.Splits(train=record_states(range(100, 110), shape), val=record_states(range(200, 203), shape),
+                             test=record_states(range(300, 310), shape), labels=ACTIONS, source="FlappyBird screens")
+    return Games(states, EVAL_SEEDS, cfg.eval_cap, shape)
 
 
 def representative_data(data: Games, n: int = 200, split: str = "train"):
-    """Recorded states: train calibrates int8, test feeds the export parity check."""
+    """Recorded screens: train calibrates int8, test feeds the export parity check."""
     return getattr(data.states, split).x[:n]
 
 
@@ -135,8 +148,9 @@ def sidecar(data: Games) -> dict:
 # --- model: the Q-network ---------------------------------------------------------------------
 
 def build_model(cfg: Config) -> keras.Model:
-    inputs = keras.Input((5,), name="state")
-    x = keras.layers.Dense(cfg.hidden, activation="relu", name="hidden1")(inputs)
+    inputs = keras.Input((cfg.height, cfg.width, 2), name="screen")
+    x = keras.layers.Flatten(name="pixels")(inputs)
+    x = keras.layers.Dense(cfg.hidden, activation="relu", name="hidden1")(x)
     x = keras.layers.Dense(cfg.hidden, activation="relu", name="hidden2")(x)
     outputs = keras.layers.Dense(len(ACTIONS), name="q_values")(x)
     return keras.Model(inputs, outputs, name="q_network")
@@ -144,20 +158,24 @@ def build_model(cfg: Config) -> keras.Model:
 
 # --- playing: the same loop scores Keras, TFLite and ONNX policies --------------------------------
 
-def play(policy, seeds, cap: int, record: int = -1):
-    """Play one game per seed side by side, greedily; returns pipes per game (and frames of one)."""
-    envs = [FlappyBird(max_pipes=cap) for _ in seeds]
-    obs = np.stack([env.reset(seed=int(s))[0] for env, s in zip(envs, seeds)])
+def play(policy, seeds, cap: int, screen: tuple[int, int], record: int = -1, *, sees: str = "screen"):
+    """Play one game per seed side by side; returns pipes per game (and the RGB frames of game ``record``).
+
+    ``policy`` gets a batch of screens (``sees="screen"``) or of the game's state vectors
+    (``sees="state"``: the scripted rule's view)."""
+    envs = [ScreenGame(*screen, max_pipes=cap) for _ in seeds]
+    obs = np.stack([env.reset(s) for env, s in zip(envs, seeds)])
     alive = np.ones(len(envs), bool)
     frames = []
     while alive.any():
-        actions = policy(obs[alive])
+        seen = obs[alive] if sees == "screen" else np.stack([envs[i].state() for i in np.flatnonzero(alive)])
+        actions = policy(seen)
         for i, a in zip(np.flatnonzero(alive), actions):
-            obs[i], _, terminated, truncated, _ = envs[i].step(int(a))
+            obs[i], _, terminated, truncated = envs[i].step(int(a))
             alive[i] = not (terminated or truncated)
         if record >= 0 and alive[record]:
-            frames.append(envs[record].render())
-    return np.array([env.score for env in envs]), frames
+            frames.append(envs[record].game.render())
+    return np.array([env.game.score for env in envs]), frames
 
 
 def greedy(predict):
@@ -165,7 +183,7 @@ def greedy(predict):
 
 
 def evaluate(predict, data: Games) -> dict[str, float]:
-    pipes, _ = play(greedy(predict), data.eval_seeds, data.eval_cap)
+    pipes, _ = play(greedy(predict), data.eval_seeds, data.eval_cap, data.screen)
     return {"mean_pipes": float(pipes.mean())}
 
 
@@ -174,19 +192,22 @@ def evaluate(predict, data: Games) -> dict[str, float]:
 class ReplayBuffer:
     """A fixed-size ring of transitions (s, a, r, s', done), sampled uniformly."""
 
-    def __init__(self, size: int, rng: np.random.Generator):
-        self.s, self.s2 = np.zeros((size, 5), np.float32), np.zeros((size, 5), np.float32)
+    def __init__(self, size: int, shape: tuple[int, ...], rng: np.random.Generator):
+        # screens are stored as uint8 (cells in [0, 1] times 255): a quarter of the memory of float32
+        self.s, self.s2 = np.zeros((size, *shape), np.uint8), np.zeros((size, *shape), np.uint8)
         self.a, self.r, self.done = np.zeros(size, np.int32), np.zeros(size, np.float32), np.zeros(size, np.float32)
         self.size, self.n, self.i, self.rng = size, 0, 0, rng
 
     def add(self, s, a, r, s2, done):
         idx = (self.i + np.arange(len(s))) % self.size
-        self.s[idx], self.a[idx], self.r[idx], self.s2[idx], self.done[idx] = s, a, r, s2, done
+        self.s[idx], self.s2[idx] = np.round(s * 255), np.round(s2 * 255)
+        self.a[idx], self.r[idx], self.done[idx] = a, r, done
         self.i, self.n = (self.i + len(s)) % self.size, min(self.n + len(s), self.size)
 
     def sample(self, k: int):
         idx = self.rng.integers(self.n, size=k)
-        return self.s[idx], self.a[idx], self.r[idx], self.s2[idx], self.done[idx]
+        scale = np.float32(1 / 255)
+        return self.s[idx] * scale, self.a[idx], self.r[idx], self.s2[idx] * scale, self.done[idx]
 
 
 def make_update(cfg: Config, q_net, target_net, optimizer):
@@ -219,9 +240,9 @@ def train_dqn(cfg: Config, log, scalars=lambda step, **values: None):
     optimizer = keras.optimizers.Adam(cfg.learning_rate)
     update = make_update(cfg, q_net, target_net, optimizer)
     act = tf.function(lambda s: tf.argmax(q_net(s), axis=-1))
-    buffer = ReplayBuffer(cfg.buffer_size, rng)
-    envs = [FlappyBird(max_steps=2000) for _ in range(cfg.n_envs)]
-    obs = np.stack([env.reset(seed=cfg.seed * 1000 + i)[0] for i, env in enumerate(envs)])
+    envs = [ScreenGame(cfg.height, cfg.width, max_steps=2000) for _ in range(cfg.n_envs)]
+    buffer = ReplayBuffer(cfg.buffer_size, envs[0].shape, rng)
+    obs = np.stack([env.reset(cfg.seed * 1000 + i) for i, env in enumerate(envs)])
     history = {"step": [], "epsilon": [], "loss": [], "train_pipes": [], "val_pipes": []}
     finished, losses, best, best_weights, updates = [], [], -1.0, q_net.get_weights(), 0
     for step in range(1, cfg.steps + 1):
@@ -232,13 +253,13 @@ def train_dqn(cfg: Config, log, scalars=lambda step, **values: None):
         nxt = np.empty_like(obs)
         rewards, dones, ended = (np.zeros(cfg.n_envs, np.float32) for _ in range(3))
         for i, env in enumerate(envs):
-            nxt[i], rewards[i], terminated, truncated, _ = env.step(actions[i])
+            nxt[i], rewards[i], terminated, truncated = env.step(actions[i])
             dones[i] = terminated  # a truncated game is not an end: keep bootstrapping
             ended[i] = terminated or truncated
         buffer.add(obs, actions, rewards, nxt, dones)
         for i in np.flatnonzero(ended):  # start a new game where one ended (new seed from the rng)
-            finished.append(envs[i].score)
-            nxt[i] = envs[i].reset(seed=int(rng.integers(1 << 30)))[0]
+            finished.append(envs[i].game.score)
+            nxt[i] = envs[i].reset(int(rng.integers(1 << 30)))
         obs = nxt
         if buffer.n >= cfg.learning_starts:
             losses.append(float(update(*buffer.sample(cfg.batch_size))))
@@ -246,7 +267,7 @@ def train_dqn(cfg: Config, log, scalars=lambda step, **values: None):
             if updates % cfg.target_every == 0:
                 target_net.set_weights(q_net.get_weights())
         if step % cfg.check_every == 0 or step == cfg.steps:
-            val = float(play(greedy(lambda s: q_net(s).numpy()), VAL_SEEDS, cfg.eval_cap)[0].mean())
+            val = float(play(greedy(lambda s: q_net(s).numpy()), VAL_SEEDS, cfg.val_cap, (cfg.height, cfg.width))[0].mean())
             history["step"].append(step)
             history["epsilon"].append(eps)
             history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
@@ -277,15 +298,22 @@ def train(cfg: Config, run) -> Trained:
     q_net, history = train_dqn(cfg, run.log, run.scalars)  # TensorBoard: tensorboard --logdir RUN
     metrics = evaluate(lambda s: q_net(s).numpy(), data)
     rng = np.random.default_rng(cfg.seed)
-    random_pipes, _ = play(lambda s: rng.integers(2, size=len(s)), data.eval_seeds, data.eval_cap)
-    metrics["random_policy_mean_pipes"] = float(random_pipes.mean())
-    rule_pipes, _ = play(lambda s: scripted_rule(s), data.eval_seeds, data.eval_cap)
-    metrics["eval_cap"] = float(cfg.eval_cap)
+    random_pipes, _ = play(lambda s: rng.integers(2, size=len(s)), data.eval_seeds, data.eval_cap, data.screen)
+    rule_pipes, _ = play(scripted_rule, data.eval_seeds, data.eval_cap, data.screen, sees="state")
+    metrics.update(random_mean_pipes=float(random_pipes.mean()), rule_mean_pipes=float(rule_pipes.mean()),
+                   eval_cap=float(cfg.eval_cap))
 
-    pipes, frames = play(greedy(lambda s: q_net(s).numpy()), data.eval_seeds[:1], data.eval_cap, record=0)
+    pipes, frames = play(greedy(lambda s: q_net(s).numpy()), data.eval_seeds[:1], min(cfg.eval_cap, 20),
+                         data.screen, record=0)
     shown = frames[:: max(1, len(frames) // 16)][:16]
     run.save_figure(plots.image_grid(shown, [f"step {i * max(1, len(frames) // 16)}" for i in range(len(shown))],
-                                     cmap=None, title=f"Evaluation game 1: {pipes[0]} pipes"), "episode_frames")
+                                     cmap=None, title=f"Evaluation game 1, first {min(cfg.eval_cap, 20)} pipes: "
+                                                      f"{pipes[0]} passed"), "episode_frames")
+    seen = data.states.test.x[:24:3]  # what the Q-network is given: the screen now and one step before
+    run.save_figure(plots.image_grid(np.concatenate([seen[..., 0], seen[..., 1]])[..., None],
+                                     [f"now {i}" for i in range(len(seen))] + [f"before {i}" for i in range(len(seen))],
+                                     cols=len(seen), title=f"What the agent sees: {cfg.width}x{cfg.height} screens"),
+                    "agent_view")
     plt = plots.pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.plot(history["step"], history["train_pipes"], marker=plots.marker(history["step"]),
@@ -299,8 +327,8 @@ def train(cfg: Config, run) -> Trained:
     fig.tight_layout()
     run.save_figure(fig, "learning_curves")
     notes = [f"mean pipes over {len(data.eval_seeds)} evaluation games (cap {cfg.eval_cap}): "
-             f"DQN {metrics['mean_pipes']:.1f}, random policy {metrics['random_policy_mean_pipes']:.1f}, "
-             f"scripted rule {rule_pipes.mean():.1f}: the engineered state makes the game easy to script"]
+             f"DQN from the screen {metrics['mean_pipes']:.1f}, random player {metrics['random_mean_pipes']:.1f}, "
+             f"scripted rule reading the game's variables {metrics['rule_mean_pipes']:.1f}"]
     baselines = {"random policy": {"mean_pipes": float(random_pipes.mean())},
                  "scripted rule": {"mean_pipes": float(rule_pipes.mean())}}
     return Trained(exports={"model": q_net}, metrics=metrics, history=history, notes=notes, baselines=baselines)

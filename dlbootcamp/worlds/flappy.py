@@ -18,6 +18,9 @@ Observations (``obs_type="state"``, the default), float32:
 ``[bird y, vertical speed / max speed, distance to the next pipe's far edge,
 gap centre of the next pipe - bird y, gap centre of the pipe after - bird y]``.
 With ``obs_type="pixels"`` the observation is the rendered frame in grayscale, (H, W, 1) uint8.
+``ScreenGame`` wraps the game so that an agent sees nothing but a small screen: ``screen`` draws
+the game as a low-resolution grayscale frame (cells averaged like a downsampled screen) and the
+agent gets the current frame and the one before.
 """
 
 from __future__ import annotations
@@ -188,3 +191,65 @@ class FlappyBird:
         nxt, after = self._next_pipes()[:2]
         return np.array([self.y, self.v / p.max_speed, nxt[0] + p.pipe_width - p.bird_x,
                          nxt[1] - self.y, after[1] - self.y], np.float32)
+
+
+# --- the screen an agent sees: a small grayscale frame, and the frame before it ----------------------
+
+def _coverage(lo: float, hi: float, n: int) -> np.ndarray:
+    """The fraction of each of ``n`` equal cells of [0, 1] that the interval [lo, hi] covers."""
+    edges = np.arange(n + 1) / n
+    return np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None) * n
+
+
+def screen(env: FlappyBird, height: int = 24, width: int = 32) -> np.ndarray:
+    """The game as a (height, width) float32 frame in [0, 1], row 0 at the top: each cell holds half
+    the fraction of it a pipe covers, plus the fraction the bird covers (the bird is the brightest
+    thing on screen). Like a screen downsampled by averaging, so positions finer than a cell still
+    show as intensities; nothing else (no speed, no distances) is in it."""
+    p = env.physics
+    frame = np.zeros((height, width), np.float32)
+    for x0, centre in env.pipes:
+        cols = _coverage(x0, x0 + p.pipe_width, width)
+        if cols.any():  # rows are measured from the top: y = 1 - row position
+            rows = (_coverage(0.0, 1.0 - (centre + p.gap / 2), height)
+                    + _coverage(1.0 - (centre - p.gap / 2), 1.0, height))
+            frame += 0.5 * np.outer(rows, cols)
+    rows = _coverage(1.0 - (env.y + p.bird_radius), 1.0 - (env.y - p.bird_radius), height)
+    cols = _coverage(p.bird_x - p.bird_radius, p.bird_x + p.bird_radius, width)
+    frame += np.outer(rows, cols)
+    return np.clip(frame, 0.0, 1.0)
+
+
+class ScreenGame:
+    """FlappyBird seen only through its screen: observations are (height, width, 2) float32 frames,
+    the current one and the one before (two frames show which way the bird moves).
+
+    ``reset(seed) -> obs`` and ``step(action) -> (obs, reward, terminated, truncated)``; the game
+    itself is ``.game`` (its score, and its state for a scripted player to read)."""
+
+    def __init__(self, height: int = 24, width: int = 32, **game_kwargs):
+        self.game, self.height, self.width = FlappyBird(**game_kwargs), height, width
+        self._previous = np.zeros((height, width), np.float32)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, 2
+
+    def _observe(self) -> np.ndarray:
+        now = screen(self.game, self.height, self.width)
+        obs = np.stack([now, self._previous], axis=-1)
+        self._previous = now
+        return obs
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.game.reset(seed=int(seed))
+        self._previous = screen(self.game, self.height, self.width)  # at the start: the bird is still
+        return self._observe()
+
+    def step(self, action: int):
+        _, reward, terminated, truncated, _ = self.game.step(int(action))
+        return self._observe(), reward, terminated, truncated
+
+    def state(self) -> np.ndarray:
+        """The engineered state vector (what a scripted player reads; the agent never does)."""
+        return self.game._obs() if self.game.obs_type == "state" else None

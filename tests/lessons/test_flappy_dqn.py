@@ -69,11 +69,30 @@ def quick_run(lesson, tmp_path_factory):
 def test_quick_run_records_the_agent_frames_and_scores(quick_run):
     for name in ("model.keras", "episode_frames.png", "learning_curves.png", "history.csv", "metrics.json"):
         assert (quick_run / name).exists(), name
-    metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
+    record = json.loads((quick_run / "metrics.json").read_text())
+    metrics = record["metrics"]
     assert 0.0 <= metrics["mean_pipes"] <= 3.0 and metrics["eval_cap"] == 3.0
-    assert metrics["random_policy_mean_pipes"] == 0.0
+    assert metrics["random_mean_pipes"] == 0.0 and metrics["rule_mean_pipes"] == 3.0  # the rule reaches the cap
+    assert record["baselines"]["scripted rule"]["mean_pipes"] == 3.0
+    assert (quick_run / "agent_view.png").exists()
     # its own training loop logs to TensorBoard like every run (run.scalars)
     assert any((quick_run / "tensorboard").rglob("events.out.tfevents*"))
+
+
+def test_the_agent_sees_only_the_screen():
+    from dlbootcamp.worlds.flappy import ScreenGame, screen
+
+    game = ScreenGame(24, 32)
+    obs = game.reset(5)
+    assert obs.shape == (24, 32, 2) and obs.dtype == np.float32 and 0.0 <= obs.min() and obs.max() <= 1.0
+    np.testing.assert_array_equal(obs[..., 0], obs[..., 1])  # at the start the bird has not moved
+    bird_row = lambda frame: (frame[:, 6:10].sum(1) * np.arange(24)).sum() / frame[:, 6:10].sum()  # noqa: E731
+    before = bird_row(obs[..., 0])
+    for _ in range(3):
+        obs, *_ = game.step(0)  # falling: the bird moves down the screen (row 0 is the top)
+    assert bird_row(obs[..., 0]) > bird_row(obs[..., 1]) > before
+    # the frame is only pixels: the same game state always draws the same frame
+    np.testing.assert_array_equal(screen(game.game, 24, 32), obs[..., 0])
 
 
 def test_the_progress_title_says_what_the_curve_shows(lesson):
@@ -92,7 +111,8 @@ def test_tflite_policy_picks_the_same_actions_as_keras(lesson, quick_run, tmp_pa
     model = keras.saving.load_model(quick_run / "model.keras")
     export_quick(lesson, cfg, {"model": model}, tmp_path, data=data, metric="mean_pipes").raise_if_failed()
 
-    states = data.states.test.x  # states recorded from games the agent never trained on
+    states = data.states.test.x  # screens recorded from games the agent never trained on
+    assert states.shape[1:] == (cfg.height, cfg.width, 2) and states.dtype == np.float32
     q_keras = model.predict(states, verbose=0)
     q_lite = device_bench.open_artifact(str(tmp_path / "model.fp32.tflite")).predict(states)
     clear = np.abs(q_keras[:, 1] - q_keras[:, 0]) > 1e-4  # ties may break either way
