@@ -160,6 +160,10 @@ class ReportRow:
     fits: dict | None = None  # board key -> True/False (export/micro.py BOARDS)
     micro_vs_litert_steps: int | None = None  # largest output difference between TFLM and LiteRT, in int8 steps
     c_sources: list[str] | None = None  # NAME_model_data.h / .cc
+    # int8 artifacts that missed the metric budget on validation: the layers kept in float32 and the
+    # search's steps (export/selective.py: Search.to_dict)
+    float_layers: list[str] | None = None
+    selective: dict | None = None
 
     def __getitem__(self, key):
         if key not in self.__dataclass_fields__:
@@ -277,6 +281,8 @@ class ExportReport:
                             f"{r['micro_vs_litert_steps']} int8 step(s) apart; fits "
                             f"{', '.join(fitting) if fitting else 'none of the boards'}; C source: "
                             f"{', '.join(pathlib.Path(c).name for c in r.get('c_sources') or [])}")
+        for r in self.rows:
+            text += _selective_lines(r)
         for note in self.notes:
             text.append(f"note: {note}")
         return "\n".join(text)
@@ -338,6 +344,24 @@ def generated_inputs(model, sig, n: int = GENERATED_SAMPLES, *, seed: int = 0, l
     return device_bench.generate_inputs(sig.inputs, n, seed=seed, hints=merged)
 
 
+def _selective_lines(row) -> list[str]:
+    """The selective-float search of one int8 row, a line per step (validation metric, size, latency)."""
+    sel = row.get("selective")
+    if not sel or not sel.get("steps"):
+        return []
+    name, metric = pathlib.Path(row["path"]).name, sel["metric"]
+    lines = [f"selective float layers, {name}: validation {metric} (keras {sel['keras_value']:.4f}, allowed drop "
+             f"{sel['max_drop']:g}):"]
+    for i, step in enumerate(sel["steps"]):
+        kept = ", ".join(step["float_layers"]) if step["float_layers"] else "none (all int8)"
+        p50 = "" if step.get("latency_ms") is None else f", p50 {step['latency_ms']:.4f} ms"
+        mark = "  <- written" if i == sel["chosen_step"] else ""
+        lines.append(f"  step {i}: float {kept}: {metric} {step['metric_value']:.4f}, {_size(step['size_bytes'])}"
+                     f"{p50}{mark}")
+    lines.append(f"  {sel['stop']}")
+    return lines
+
+
 # --- export and verify ------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -360,7 +384,8 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
                       formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
                       lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
                       log: Callable[[str], None] | None = None, notes: list[str] | None = None,
-                      micro: str = "auto", board: str | None = None, labels=None) -> ExportReport:
+                      micro: str = "auto", board: str | None = None, labels=None, validate=None,
+                      max_drop: float | None = None) -> ExportReport:
     """Export ``models`` (a keras.Model, or a dict name -> keras.Model) and verify every artifact.
 
     inputs: held-out model inputs for the parity check (an array, a list in ``model.inputs``
@@ -374,6 +399,10 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
         given, TFLM has every kernel, it fits one of ``micro.BOARDS``) and says why not elsewhere;
         "required" (``--to micro`` asked by name) makes each of those a failure. ``board``
         (``--board``) must then fit; ``labels`` go into the generated C source.
+    validate: ``evaluate`` on the validation split (same form). With it, an int8 artifact whose
+        metric on validation drops more than ``max_drop`` (default ``quantized_tolerance``) below
+        Keras gets layers kept in float, worst first, until it holds (``selective.search``); the
+        chosen artifact is then judged on ``evaluate``'s split like every other.
     """
     from dlbootcamp.export import serving
 
@@ -390,6 +419,8 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     from dlbootcamp.export import micro as micro_export
 
     micro_export.check_board(board)
+    if max_drop is not None and not (isinstance(max_drop, (int, float)) and max_drop >= 0):
+        raise UserError(f"Invalid --max-drop {max_drop!r}: expected a number >= 0, in the metric's own units.")
     notes = list(notes or [])
     if "micro" in formats and calibration is None:
         if micro == "required":
@@ -439,8 +470,21 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
             if item is not None:
                 built.append(item)
             continue
+        search = None
+        if q == "int8" and fmt in ("tflite", "onnx") and validate is not None and evaluate is not None:
+            if len(names) > 1:
+                notes.append(f"{path.name}: selective float layers not searched: the lesson exports several models "
+                             f"({', '.join(names)}) scored together")
+            else:
+                search = _search(models[name], fmt, sigs[name], calib[name], validate, metric, higher_is_better,
+                                 quantized_tolerance if max_drop is None else max_drop, log, notes, path.name)
         item = _build(models[name], name, fmt, q, path, sigs[name], parity[name], calib[name], references[name],
-                      lesson=lesson, extras=sidecar_extras, force=force, allow_flex=allow_flex)
+                      lesson=lesson, extras=sidecar_extras, force=force, allow_flex=allow_flex,
+                      converted=search.converted if search is not None else None)
+        if search is not None:
+            item.row.update(float_layers=search.steps[search.chosen].float_layers, selective=search.to_dict())
+            if not search.met:
+                notes.append(f"{path.name}: selective float layers: {search.stop}")
         built.append(item)
 
     if evaluate is not None:
@@ -464,14 +508,43 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     return report
 
 
+def _search(model, fmt, sig, calibration, validate, metric, higher_is_better, max_drop, log, notes, artifact):
+    """The selective-float search for one int8 artifact (None, with a note, when it cannot run)."""
+    from dlbootcamp.export import selective, verify
+
+    try:
+        reference = float(validate(verify.structured(verify.keras_predict(model), model))[metric])
+        plain = _convert(model, fmt, "int8", calibration, False)
+        if fmt == "onnx":
+            from dlbootcamp.export import onnx as onnx_export
+
+            def make():
+                return onnx_export.Int8Quantizer(plain.float_model, plain.signature, calibration)
+        else:
+            from dlbootcamp.export import tflite
+
+            def make():
+                return tflite.Int8Debugger(model, calibration, calibration)
+        log(f"  {artifact}: int8 on the validation split ...")
+        return selective.search(plain, make, suffix=".onnx" if fmt == "onnx" else ".tflite", sig=plain.signature,
+                                model=model, validate=validate, metric=metric, reference=reference,
+                                max_drop=max_drop, higher_is_better=higher_is_better, log=log)
+    except ExportError:
+        return None  # the conversion fails the same way in _build, which reports it
+    except Exception as exc:  # a metric or a debugger that cannot run on this model: say so, export as usual
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        notes.append(f"{artifact}: selective float layers not searched ({type(exc).__name__}: {first[:200]})")
+        return None
+
+
 def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, lesson, extras, force,
-           allow_flex) -> _Built:
+           allow_flex, converted=None) -> _Built:
     from dlbootcamp.export import device_bench, sidecar, verify
 
     row = ReportRow(name, fmt, q, str(path), sidecar=f"{path}.json")
     item = _Built(name, fmt, q, path, row)
     try:
-        converted = _convert(model, fmt, q, calibration, allow_flex)
+        converted = converted if converted is not None else _convert(model, fmt, q, calibration, allow_flex)
         row.operators = converted.operators
         if fmt == "tflite":  # proven from the file's own bytes, before anything is written
             from dlbootcamp.export import tflite

@@ -33,7 +33,9 @@ What makes an artifact *deployable* rather than merely converted:
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import re
 import warnings
 
@@ -291,3 +293,133 @@ def _check_calibration(calibration, sig: serving.Signature) -> list[np.ndarray]:
         if len(a) == 0:
             raise ExportError(f"Calibration input {t.name!r} is empty; give a few hundred samples.")
     return [a[:CALIBRATION_SAMPLES] for a in arrays]
+
+
+# --- selective float layers: LiteRT's quantization debugger ranks the layers ----------------------------
+
+@dataclasses.dataclass
+class LayerError:
+    """One Keras layer's int8 error, as LiteRT's quantization debugger measures it.
+
+    ``score``: the worst of the layer's tensors, each the RMS of (float - dequantized int8) over
+    the RMS of the float values, the quantized op fed the same input as the float one (the
+    debugger's per-layer mode, so errors do not accumulate from the layers before).
+    """
+
+    layer: str
+    score: float
+    nodes: list[str]  # output tensor names in the converted graph (the debugger's denylisted_nodes)
+    ops: list[str]
+
+
+def _relative_rmse(float_values, quantized, scale, zero_point) -> float:
+    """RMS of (float - dequantized int8) over the typical float value (median |x| of the non-zero ones).
+
+    A tensor whose range is set by a few extreme values quantizes its ordinary values to nothing:
+    its error is then of the order of those values (score ~1), where a healthy tensor scores ~0.01.
+    """
+    values = np.asarray(float_values, np.float64)
+    error = values - (quantized.astype(np.int32) - zero_point) * scale
+    typical = np.median(np.abs(values[values != 0])) if np.any(values != 0) else 0.0
+    return float(np.sqrt(np.mean(error ** 2)) / typical) if typical > 0 else 0.0
+
+
+def readers(model) -> dict[str, list[str]]:
+    """Keras layer name -> the layers that read its output (a tensor is float only if both ends are)."""
+    out: dict[str, list[str]] = {}
+    for layer in model.layers:
+        for node in getattr(layer, "_inbound_nodes", []):
+            for tensor in getattr(node, "input_tensors", []):
+                producer = serving._producer(tensor)
+                if producer != layer.name and layer.name not in out.setdefault(producer, []):
+                    out[producer].append(layer.name)
+    return out
+
+
+def _layer_of(tensor: str, layers: list[str], outputs: list[str]) -> str:
+    """The Keras layer a converted tensor comes from: ``model_1/relu3_1/MatMul;...`` -> ``relu3``."""
+    for part in tensor.split(";")[0].split("/"):
+        stripped = re.sub(r"_\d+$", "", part)
+        for name in (part, stripped):
+            if name in layers:
+                return name
+    if tensor.startswith(("PartitionedCall", "StatefulPartitionedCall", "Identity")) and outputs:
+        return outputs[0]  # the graph's output tensor: the model's last layer
+    return tensor.split(";")[0]
+
+
+class Int8Debugger:
+    """An int8 (float-interface) model, calibrated once, that can be rebuilt with some layers in float.
+
+    LiteRT's ``QuantizationDebugger`` calibrates the model, runs an instrumented copy on
+    ``debug_inputs`` and yields per-layer error statistics (``ranking``, worst first);
+    ``build(float_layers)`` re-quantizes the same calibration with those layers' nodes denylisted
+    (``denylisted_nodes``), so they compute in float32 between a dequantize and a quantize op.
+    ``step(layer)`` is what one search step keeps in float: the layer and the layers reading its
+    output, since a float layer's output is quantized again where an int8 layer reads it.
+    """
+
+    def __init__(self, model, calibration, debug_inputs, *, samples: int = 64):
+        import tensorflow as tf
+
+        plain = convert(model, "int8", calibration=calibration)  # which candidate converts, and its changes
+        self.changes = list(plain.changes)
+        candidate = serving.unrolled(model) if any("unrolled" in c for c in self.changes) else serving.exportable(model)
+        self.signature, self.batch_fixed = plain.signature, plain.batch_fixed
+        calibration = _check_calibration(calibration, self.signature)
+        converter = _converter(serving.frozen_function(candidate, self.signature), "int8", calibration,
+                               self.signature, flex=False)
+        arrays = [np.asarray(a).astype(t.dtype) for a, t in zip(debug_inputs, self.signature.inputs)]
+        order = [t.name for t in self.signature.inputs]
+        n = min(samples, len(arrays[0]))
+
+        def dataset():
+            for i in range(n):
+                yield [a[i:i + 1] for a in arrays]
+
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            layer_direct_compare_metrics={"relative_rmse": _relative_rmse})
+        with serving.captured_native_output(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            calibrating = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
+            self._calibrated = calibrating.calibrated_model
+            inputs = [d["name"] for d in calibrating._quant_interpreter.get_input_details()]
+            if len(order) > 1:  # the interpreter's input order, by name
+                arrays = [arrays[next(i for i, o in enumerate(order) if o in name)] for name in inputs]
+            # a second debugger on the instrumented model keeps every tensor, so each layer's float
+            # output can be compared with its dequantized int8 output
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                quant_debug_model_content=calibrating.quant_model, debug_dataset=dataset, debug_options=options)
+            debugger.run()
+            dump = io.StringIO()
+            debugger.layer_statistics_dump(dump)
+        layers = [layer.name for layer in candidate.layers]
+        outputs = [serving._producer(t) for t in candidate.outputs]
+        grouped: dict[str, LayerError] = {}
+        for row in csv.DictReader(io.StringIO(dump.getvalue())):
+            name = _layer_of(row["tensor_name"], layers, outputs)
+            score = float(row["relative_rmse"]) if row["relative_rmse"] not in ("", "nan") else 0.0
+            entry = grouped.setdefault(name, LayerError(name, 0.0, [], []))
+            entry.score = max(entry.score, score)
+            entry.nodes.append(row["tensor_name"])
+            if row["op_name"] not in entry.ops:
+                entry.ops.append(row["op_name"])
+        self.ranking = sorted(grouped.values(), key=lambda e: -e.score)
+        self._readers = readers(candidate)
+
+    def step(self, layer: str) -> list[str]:
+        ranked = {e.layer for e in self.ranking}
+        return [layer, *(r for r in self._readers.get(layer, []) if r in ranked)]
+
+    def build(self, float_layers) -> TFLiteModel:
+        """The int8 model with ``float_layers`` (names from ``ranking``) kept in float32."""
+        from tensorflow.lite.python import convert as tf_convert  # what the debugger itself calls
+
+        nodes = [node for e in self.ranking if e.layer in set(float_layers) for node in e.nodes]
+        with serving.captured_native_output():
+            content = tf_convert.mlir_quantize(self._calibrated, disable_per_channel_for_dense_layers=True,
+                                               denylisted_nodes=nodes or None)
+        changes = list(self.changes)
+        if float_layers:
+            changes.append(f"layers kept in float32 (selective quantization): {', '.join(float_layers)}")
+        return TFLiteModel(content, "int8", self.signature, self.batch_fixed, changes)

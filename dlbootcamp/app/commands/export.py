@@ -58,6 +58,10 @@ def add_arguments(p):
     g.add_argument("--quantize", default=None, metavar="MODES",
                    help="TFLite variants among fp32,fp16,dynamic,int8 (default: all four; for a .keras SOURCE "
                         "int8 only with --calibration)")
+    g.add_argument("--max-drop", type=float, default=None, metavar="D",
+                   help="run folder, int8: how much of the lesson's metric int8 may lose on the validation split "
+                        "(metric units; default: the lesson's quantized tolerance). When it loses more, the layers "
+                        "with the largest quantization error are kept in float, one at a time, until it holds")
     g.add_argument("--allow-flex", action="store_true",
                    help="keep TensorFlow (Flex) ops a model needs instead of failing; such a .tflite runs only "
                         "where the Flex delegate is linked in, so it is reported as not verified")
@@ -87,6 +91,8 @@ def check(args) -> None:
     formats = api.parse_choices(args.to or api.FORMATS, api.FORMATS, "--to")
     if args.quantize is not None:
         api.parse_choices(args.quantize, api.QUANTIZATIONS, "--quantize")
+    if args.max_drop is not None and not args.max_drop >= 0:
+        raise UserError(f"Invalid --max-drop {args.max_drop:g}: expected a number >= 0, in the metric's own units.")
     if args.board is not None:
         micro.check_board(args.board)
         if "micro" not in formats:
@@ -125,8 +131,11 @@ def run(args) -> int:
             report = pipeline.export_run(source, args.out, formats=formats,
                                          quantizations=api.QUANTIZATIONS if quantizations is None else quantizations,
                                          force=args.force, unsafe=args.unsafe, allow_flex=args.allow_flex, log=log,
-                                         micro=micro, board=args.board)
+                                         micro=micro, board=args.board, max_drop=args.max_drop)
         else:
+            if args.max_drop is not None:
+                raise UserError("--max-drop applies to a run folder (its lesson's metric judges int8); a .keras file "
+                                "has no metric. Drop --max-drop, or export the run folder.")
             report = api.export_keras_file(source, args.out, inputs_npz=args.inputs, calibration_npz=args.calibration,
                                            formats=formats, quantizations=quantizations, force=args.force,
                                            unsafe=args.unsafe, allow_flex=args.allow_flex, log=log, micro=micro,
