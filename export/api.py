@@ -75,17 +75,22 @@ def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
 def artifact_name(name: str, fmt: str, quantization: str) -> str:
     if fmt == "micro":
         return f"{name}.micro.tflite"
-    return f"{name}.onnx" if fmt == "onnx" else f"{name}.{quantization}.tflite"
+    if fmt == "onnx":
+        return f"{name}.int8.onnx" if quantization == "int8" else f"{name}.onnx"
+    return f"{name}.{quantization}.tflite"
 
 
 def plan(names, formats, quantizations) -> list[tuple[str, str, str]]:
-    """(model name, format, quantization) for every artifact to write; ONNX is float32 only."""
+    """(model name, format, quantization) for every artifact to write; ONNX is float32, and int8 (QDQ,
+    ``NAME.int8.onnx``) when int8 is among ``quantizations``."""
     out = []
     for name in names:
         if "tflite" in formats:
             out += [(name, "tflite", q) for q in quantizations]
         if "onnx" in formats:
             out.append((name, "onnx", "fp32"))
+            if "int8" in quantizations:
+                out.append((name, "onnx", "int8"))
         if "micro" in formats:  # TFLite Micro: full integer, batch 1
             out.append((name, "micro", "int8-full"))
     return out
@@ -412,7 +417,8 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     models = {n: serving.exportable(m) for n, m in models.items()}
     names = list(models)
     formats = parse_choices(formats, FORMATS, "--to")
-    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file; expected a folder for the exported artifacts.")
@@ -519,7 +525,7 @@ def _search(model, fmt, sig, calibration, validate, metric, higher_is_better, ma
             from dlbootcamp.export import onnx as onnx_export
 
             def make():
-                return onnx_export.Int8Quantizer(plain.float_model, plain.signature, calibration)
+                return onnx_export.Int8Quantizer(plain.float_model, model, calibration)
         else:
             from dlbootcamp.export import tflite
 
@@ -673,7 +679,8 @@ def _convert(model, fmt, q, calibration, allow_flex):
     if fmt == "onnx":
         from dlbootcamp.export import onnx as onnx_export
 
-        return onnx_export.convert(model)
+        converted = onnx_export.convert(model)
+        return onnx_export.quantize(converted, calibration) if q == "int8" else converted
     from dlbootcamp.export import tflite
 
     return tflite.convert(model, q, calibration=calibration, allow_flex=allow_flex)
@@ -760,12 +767,13 @@ def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=No
     formats = parse_choices(formats, FORMATS, "--to")
     skipped_int8 = []
     if quantizations is None:
-        quantizations = QUANTIZATIONS if "tflite" in formats else ()
+        quantizations = QUANTIZATIONS if "tflite" in formats or "onnx" in formats else ()
         if calibration_npz is None:
             skipped_int8 = [q for q in quantizations if q in CALIBRATED]
             quantizations = tuple(q for q in quantizations if q not in CALIBRATED)
     else:
-        quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+        quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     if any(q in CALIBRATED for q in quantizations) and calibration_npz is None:
         raise UserError(f"int8 quantization of {path.name} needs calibration data: pass --calibration FILE.npz "
                         f"with a few hundred representative inputs (one array per model input), or leave int8 out "

@@ -18,11 +18,88 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from typing import Any, Callable
 
+import numpy as np
+
 MAX_STEPS = 12  # layers tried in float, one per step, before the search stops
 LATENCY_RUNS = 30  # batch-1 runs timed per step (p50): cheap, and only a guide; `dlbootcamp bench` measures
+
+
+@dataclasses.dataclass
+class LayerError:
+    """One Keras layer's int8 error, as the format's quantization debugger measures it.
+
+    ``score``: the worst of the layer's tensors, each the RMS of (float - dequantized int8) over the
+    typical float value (``relative_error``), the quantized op fed the same input as the float one.
+    """
+
+    layer: str
+    score: float
+    nodes: list[str]  # TFLite: output tensor names (denylisted_nodes); ONNX: node names (nodes_to_exclude)
+    ops: list[str]
+
+
+def relative_error(float_values, dequantized) -> float:
+    """RMS of (float - dequantized) over the typical float value (median |x| of the non-zero ones).
+
+    A tensor whose range is set by a few extreme values quantizes its ordinary values to nothing:
+    its error is then of the order of those values (score ~1), where a healthy tensor scores ~0.01.
+    """
+    values = np.asarray(float_values, np.float64)
+    error = values - np.asarray(dequantized, np.float64)
+    typical = np.median(np.abs(values[values != 0])) if np.any(values != 0) else 0.0
+    return float(np.sqrt(np.mean(error ** 2)) / typical) if typical > 0 else 0.0
+
+
+def layer_of(name: str, layers: list[str], outputs: list[str]) -> str:
+    """The Keras layer a converted tensor or node comes from: ``model_1/relu3_1/MatMul;...`` -> ``relu3``."""
+    for part in re.split(r"[/;]", name.split(";")[0]):
+        for candidate in (part, re.sub(r"_\d+$", "", part)):
+            if candidate in layers:
+                return candidate
+    if name.startswith(("PartitionedCall", "StatefulPartitionedCall", "Identity")) and outputs:
+        return outputs[0]  # the graph's output tensor: the model's last layer
+    return name.split(";")[0]
+
+
+def readers(model) -> dict[str, list[str]]:
+    """Keras layer name -> the layers that read its output (a tensor is float only if both ends are)."""
+    out: dict[str, list[str]] = {}
+    for layer in model.layers:
+        for node in getattr(layer, "_inbound_nodes", []):
+            for tensor in getattr(node, "input_tensors", []):
+                history = getattr(tensor, "_keras_history", None)
+                producer = history.operation.name if history is not None else None
+                if producer and producer != layer.name and layer.name not in out.setdefault(producer, []):
+                    out[producer].append(layer.name)
+    return out
+
+
+def rank(scored: list[tuple[str, float, str, str]], model) -> tuple[list[LayerError], dict[str, list[str]]]:
+    """(tensor or node, score, node to exclude, op) rows -> LayerErrors per Keras layer, worst first."""
+    layers = [layer.name for layer in model.layers]
+    outputs = [getattr(t, "_keras_history", None).operation.name for t in model.outputs
+               if getattr(t, "_keras_history", None) is not None]
+    grouped: dict[str, LayerError] = {}
+    for name, score, node, op in scored:
+        entry = grouped.setdefault(layer_of(name, layers, outputs), LayerError(layer_of(name, layers, outputs),
+                                                                                0.0, [], []))
+        entry.score = max(entry.score, 0.0 if np.isnan(score) else score)
+        if node not in entry.nodes:
+            entry.nodes.append(node)
+        if op not in entry.ops:
+            entry.ops.append(op)
+    return sorted(grouped.values(), key=lambda e: -e.score), readers(model)
+
+
+def step_layers(layer: str, ranking: list[LayerError], reading: dict[str, list[str]]) -> list[str]:
+    """What one search step keeps in float: ``layer`` and the ranked layers reading its output (a float
+    layer's output is quantized again where an int8 layer reads it)."""
+    ranked = {e.layer for e in ranking}
+    return [layer, *(r for r in reading.get(layer, []) if r in ranked)]
 
 
 @dataclasses.dataclass

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 from dlbootcamp.errors import ExportError
-from dlbootcamp.export import serving
+from dlbootcamp.export import selective, serving
 from dlbootcamp.export.device_bench import CALIBRATED, QUANTIZATIONS  # defined once, there
 
 CALIBRATION_SAMPLES = 200  # representative inputs used to calibrate int8 (the TFLite guide: 100-500)
@@ -297,55 +297,9 @@ def _check_calibration(calibration, sig: serving.Signature) -> list[np.ndarray]:
 
 # --- selective float layers: LiteRT's quantization debugger ranks the layers ----------------------------
 
-@dataclasses.dataclass
-class LayerError:
-    """One Keras layer's int8 error, as LiteRT's quantization debugger measures it.
-
-    ``score``: the worst of the layer's tensors, each the RMS of (float - dequantized int8) over
-    the RMS of the float values, the quantized op fed the same input as the float one (the
-    debugger's per-layer mode, so errors do not accumulate from the layers before).
-    """
-
-    layer: str
-    score: float
-    nodes: list[str]  # output tensor names in the converted graph (the debugger's denylisted_nodes)
-    ops: list[str]
-
-
 def _relative_rmse(float_values, quantized, scale, zero_point) -> float:
-    """RMS of (float - dequantized int8) over the typical float value (median |x| of the non-zero ones).
-
-    A tensor whose range is set by a few extreme values quantizes its ordinary values to nothing:
-    its error is then of the order of those values (score ~1), where a healthy tensor scores ~0.01.
-    """
-    values = np.asarray(float_values, np.float64)
-    error = values - (quantized.astype(np.int32) - zero_point) * scale
-    typical = np.median(np.abs(values[values != 0])) if np.any(values != 0) else 0.0
-    return float(np.sqrt(np.mean(error ** 2)) / typical) if typical > 0 else 0.0
-
-
-def readers(model) -> dict[str, list[str]]:
-    """Keras layer name -> the layers that read its output (a tensor is float only if both ends are)."""
-    out: dict[str, list[str]] = {}
-    for layer in model.layers:
-        for node in getattr(layer, "_inbound_nodes", []):
-            for tensor in getattr(node, "input_tensors", []):
-                producer = serving._producer(tensor)
-                if producer != layer.name and layer.name not in out.setdefault(producer, []):
-                    out[producer].append(layer.name)
-    return out
-
-
-def _layer_of(tensor: str, layers: list[str], outputs: list[str]) -> str:
-    """The Keras layer a converted tensor comes from: ``model_1/relu3_1/MatMul;...`` -> ``relu3``."""
-    for part in tensor.split(";")[0].split("/"):
-        stripped = re.sub(r"_\d+$", "", part)
-        for name in (part, stripped):
-            if name in layers:
-                return name
-    if tensor.startswith(("PartitionedCall", "StatefulPartitionedCall", "Identity")) and outputs:
-        return outputs[0]  # the graph's output tensor: the model's last layer
-    return tensor.split(";")[0]
+    """``selective.relative_error`` of one tensor, as the debugger hands it over (int8 values, scale, zero point)."""
+    return selective.relative_error(float_values, (quantized.astype(np.int32) - zero_point) * scale)
 
 
 class Int8Debugger:
@@ -393,23 +347,13 @@ class Int8Debugger:
             debugger.run()
             dump = io.StringIO()
             debugger.layer_statistics_dump(dump)
-        layers = [layer.name for layer in candidate.layers]
-        outputs = [serving._producer(t) for t in candidate.outputs]
-        grouped: dict[str, LayerError] = {}
-        for row in csv.DictReader(io.StringIO(dump.getvalue())):
-            name = _layer_of(row["tensor_name"], layers, outputs)
-            score = float(row["relative_rmse"]) if row["relative_rmse"] not in ("", "nan") else 0.0
-            entry = grouped.setdefault(name, LayerError(name, 0.0, [], []))
-            entry.score = max(entry.score, score)
-            entry.nodes.append(row["tensor_name"])
-            if row["op_name"] not in entry.ops:
-                entry.ops.append(row["op_name"])
-        self.ranking = sorted(grouped.values(), key=lambda e: -e.score)
-        self._readers = readers(candidate)
+        rows = csv.DictReader(io.StringIO(dump.getvalue()))
+        self.ranking, self._readers = selective.rank(
+            [(r["tensor_name"], float(r["relative_rmse"] or "nan"), r["tensor_name"], r["op_name"]) for r in rows],
+            candidate)
 
     def step(self, layer: str) -> list[str]:
-        ranked = {e.layer for e in self.ranking}
-        return [layer, *(r for r in self._readers.get(layer, []) if r in ranked)]
+        return selective.step_layers(layer, self.ranking, self._readers)
 
     def build(self, float_layers) -> TFLiteModel:
         """The int8 model with ``float_layers`` (names from ``ranking``) kept in float32."""

@@ -77,7 +77,8 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
     from dlbootcamp.export import api
 
     formats = api.parse_choices(formats, api.FORMATS, "--to")
-    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     if not force:  # before loading data or converting anything
         api.refuse_overwrite(api.planned_files(out_dir, list(exports), formats, quantizations))
     data = module.load_data(cfg) if data is None else data
@@ -145,7 +146,8 @@ def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZA
     names = record["metrics"].get("exports") or ["model"]
     out_dir = pathlib.Path(out_dir) if out_dir is not None else run_dir / "export"
     formats = api.parse_choices(formats, api.FORMATS, "--to")
-    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     if not force:
         api.refuse_overwrite(api.planned_files(out_dir, names, formats, quantizations))
     files = {n: run_dir / (records.MODEL_FILE if n == "model" else f"{n}.keras") for n in names}
