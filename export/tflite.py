@@ -335,6 +335,7 @@ class Int8Debugger:
             layer_direct_compare_metrics={"relative_rmse": _relative_rmse})
         with serving.captured_native_output(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")  # what the debugger is for
             calibrating = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
             self._calibrated = calibrating.calibrated_model
             inputs = [d["name"] for d in calibrating._quant_interpreter.get_input_details()]

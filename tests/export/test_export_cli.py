@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite",
-             "model.int8-full.tflite", "model.onnx", "model.micro.tflite")
+             "model.int8-full.tflite", "model.onnx", "model.int8.onnx", "model.micro.tflite")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def _one_line_error(code, err, expected_start):
 
 # --- the main path: a run folder -------------------------------------------------------------------
 
-def test_export_of_a_quick_training_run_writes_seven_checked_artifacts(cli, quick_run):
+def test_export_of_a_quick_training_run_writes_eight_checked_artifacts(cli, quick_run):
     code, out, err = cli("export", quick_run)
     assert code == 0, err
     export = quick_run / "export"
