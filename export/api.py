@@ -386,6 +386,7 @@ class _Built:
 
 def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluate=None, metric: str | None = None,
                       higher_is_better: bool = True, quantized_tolerance: float = 0.01,
+                      full_integer_tolerance: float | None = None,
                       formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
                       lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
                       log: Callable[[str], None] | None = None, notes: list[str] | None = None,
@@ -495,7 +496,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
 
     if evaluate is not None:
         _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better,
-               quantized_tolerance)
+               quantized_tolerance, full_integer_tolerance)
     for item in built:
         if item.row["passed"] is not None:
             _judge(item)
@@ -686,7 +687,8 @@ def _convert(model, fmt, q, calibration, allow_flex):
     return tflite.convert(model, q, calibration=calibration, allow_flex=allow_flex)
 
 
-def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better, tolerance) -> None:
+def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better, tolerance,
+           full_integer_tolerance=None) -> None:
     """The caller's metric on every (format, quantization) group that has all models running."""
     from dlbootcamp.export import verify
 
@@ -716,8 +718,10 @@ def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_
                 item.row["reference_other_metrics"] = {k: float(reference_metrics[k]) for k in others
                                                        if isinstance(reference_metrics.get(k), (int, float))}
             if q in QUANTIZED:
-                item.row["tolerance"], item.row["judged_by"] = tolerance, f"{metric} within {tolerance:g} of Keras"
-                item.failures += verify.judge_metric(item.path.name, metric, value, reference, tolerance,
+                allowed = full_integer_tolerance if q == "int8-full" and full_integer_tolerance is not None \
+                    else tolerance  # full integer (int8-full, micro) cannot keep a layer in float
+                item.row["tolerance"], item.row["judged_by"] = allowed, f"{metric} within {allowed:g} of Keras"
+                item.failures += verify.judge_metric(item.path.name, metric, value, reference, allowed,
                                                      higher_is_better)
 
 

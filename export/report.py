@@ -30,7 +30,26 @@ from dlbootcamp.export import device_bench as db
 
 EXPORT_REPORT = "export-report.json"  # NAME.export-report.json, or this name alone (older exports)
 JOINED_FIELDS = ("metric", "metric_value", "reference_metric_value", "passed", "max_abs_error", "size_ratio",
-                 "top1_agreement", "tolerance")
+                 "top1_agreement", "tolerance", "judged_by", "float_layers")
+
+
+def model_name(r: dict) -> str:
+    """What a row is about: its lesson, else the exported model's name (``tiny`` for tiny.int8.tflite)."""
+    if r.get("lesson"):
+        return r["lesson"]
+    name = r.get("export") or os.path.basename(r.get("artifact") or r.get("name") or "")
+    return name.split(".")[0] or "-"
+
+
+def _parity(r: dict) -> str:
+    """What the exporter measured where no metric was: top-1 agreement, else max abs error."""
+    if r.get("metric_value") is not None:
+        return f"{r.get('metric') or ''} {r['metric_value']:.4f}".strip()
+    if r.get("top1_agreement") is not None:
+        return f"top-1 {r['top1_agreement']:.3f}"
+    if r.get("max_abs_error") is not None:
+        return f"max err {r['max_abs_error']:.1e}"
+    return "-"
 
 
 class ReportError(UserError):
@@ -185,7 +204,7 @@ def _fmt(x, nd=4) -> str:
 def _sort_key(r: dict):
     order = {"keras": 0, "tflite": 1, "onnx": 2}
     quant = {q: i for i, q in enumerate(db.QUANTIZATIONS)}
-    return (r.get("lesson") or "", r.get("batch") or 1, r.get("threads") or 0, order.get(r.get("format"), 9),
+    return (model_name(r), r.get("batch") or 1, r.get("threads") or 0, order.get(r.get("format"), 9),
             r.get("variant") or "", quant.get(r.get("quantization"), 9), r.get("source") or "")
 
 
@@ -215,8 +234,8 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
     """
     rows = sorted(results, key=_sort_key) if sort else list(results)
     machines = machines_of(results)  # numbered in the order the sources came
-    has_metric = any(r.get("metric_value") is not None for r in rows)
-    head = ["lesson", "model", "threads", "batch", "size KB", "init ms", "first ms", "p50 ms", "p90 ms",
+    has_metric = any(r.get("metric_value") is not None or r.get("passed") is not None for r in rows)
+    head = ["lesson / model", "artifact", "threads", "batch", "size KB", "init ms", "first ms", "p50 ms", "p90 ms",
             "p99 ms", "inf/s", "peak RSS MB", "RSS growth MB"]
     if has_metric:
         head += ["metric", "parity"]
@@ -226,7 +245,7 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
     for r in rows:
         lat = r.get("latency_ms") or {}
         size = r.get("model_size_bytes")
-        cells = [r.get("lesson") or "-", db.result_label(r), str(r.get("threads") or "-"), str(r.get("batch") or "-"),
+        cells = [model_name(r), db.result_label(r), str(r.get("threads") or "-"), str(r.get("batch") or "-"),
                  f"{size / 1024:.1f}" if size else "-", _fmt(r.get("init_ms")), _fmt(r.get("first_inference_ms")),
                  _fmt(lat.get("p50")) if lat.get("p50") is not None else f"(mean {_fmt(lat.get('mean'))})",
                  _fmt(lat.get("p90")), _fmt(lat.get("p99")),
@@ -234,8 +253,7 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
                  f"{r['peak_rss_mb']:.1f}" if r.get("peak_rss_mb") is not None else "-",
                  f"{r['rss_growth_mb']:+.2f}" if r.get("rss_growth_mb") is not None else "-"]
         if has_metric:
-            mv = r.get("metric_value")
-            cells.append(f"{r.get('metric') or ''} {mv:.4f}".strip() if mv is not None else "-")
+            cells.append(_parity(r))
             cells.append({True: "passed", False: "FAILED", None: "-"}[r.get("passed")])
         if len(machines) > 1:
             cells.append(f"[{machines.index(db.describe_machine(r.get('machine') or {}, load=False)) + 1}]")
@@ -389,9 +407,16 @@ def plot_lessons(results, path) -> pathlib.Path | None:
 
 # --- the report ---------------------------------------------------------------------------------
 
-def write_report(results: list[dict], out_dir, *, title: str = "Benchmark report", sources=()) -> dict[str, pathlib.Path]:
-    """report.md plus its PNGs in ``out_dir``; returns name -> path of what was written."""
+def write_report(results: list[dict], out_dir, *, title: str = "Benchmark report", sources=(),
+                 force: bool = True) -> dict[str, pathlib.Path]:
+    """report.md plus its PNGs in ``out_dir``; returns name -> path of what was written.
+
+    ``force=False`` (the CLI's default) refuses to replace an existing report.md, as export does.
+    """
     out = pathlib.Path(out_dir)
+    if not force and (out / "report.md").exists():
+        raise ReportError(f"{out / 'report.md'} already exists and would be overwritten; choose another --out "
+                          f"folder or pass --force to replace it.")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

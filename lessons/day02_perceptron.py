@@ -63,6 +63,7 @@ LESSON = LessonInfo(
     # export keeps the layers with the largest quantization error in float until the validation MAE
     # holds (`dlbootcamp export --max-drop`, export/selective.py); the report names them.
     quantized_tolerance=0.005,
+    full_integer_tolerance=0.02,  # int8-full and micro keep no layer in float: measured +0.016
     baselines=("piecewise-linear interpolation", "polynomial"),
 )
 

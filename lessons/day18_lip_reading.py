@@ -61,6 +61,7 @@ LESSON = LessonInfo(
     # every one of the 24 steps and errors compound), so the export keeps the layers with the largest
     # quantization error in float until the validation accuracy holds (`dlbootcamp export --max-drop`).
     quantized_tolerance=0.0125,
+    full_integer_tolerance=0.05,  # int8-full and micro keep no layer in float: measured -0.025
     baselines=("stills + rule",),
     resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )

@@ -107,7 +107,8 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
                      if any(q in CALIBRATED for q in quantizations) or "micro" in formats else None),
         evaluate=evaluate, metric=info.metric if head else None,
         higher_is_better=head.higher_is_better if head else True,
-        quantized_tolerance=info.quantized_tolerance, formats=formats, quantizations=quantizations,
+        quantized_tolerance=info.quantized_tolerance, full_integer_tolerance=info.full_integer_tolerance,
+        formats=formats, quantizations=quantizations,
         sidecar_extras=extras, lesson=info.id, source=source, force=force,
         allow_flex=allow_flex, log=log, micro=micro, board=board, labels=extras.get("labels"), validate=validate,
         max_drop=max_drop, notes=notes)

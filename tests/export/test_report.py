@@ -75,7 +75,7 @@ def test_markdown_table(run_folder):
     results, rows = report.collect([run_folder])
     table = report.markdown_table(report.attach_export_rows(results, rows))
     lines = table.splitlines()
-    assert lines[0] == ("| lesson | model | threads | batch | size KB | init ms | first ms | p50 ms | p90 ms | p99 ms "
+    assert lines[0] == ("| lesson / model | artifact | threads | batch | size KB | init ms | first ms | p50 ms | p90 ms | p99 ms "
                         "| inf/s | peak RSS MB | RSS growth MB | metric | parity |")
     body = [l for l in lines[2:] if l.startswith("| ")]
     assert [l.split(" | ")[1] for l in body] == ["keras fp32 eager", "tflite fp32", "tflite int8", "onnx fp32"]
@@ -132,6 +132,31 @@ def test_report_command_with_several_files(cli, run_folder, tmp_path):
     assert len(pi_row) == 1 and "test_accuracy 0.9583" in pi_row[0]
     assert "[2] Raspberry Pi 4 Model B Rev 1.4, Cortex-A72" in out
     assert (tmp_path / "rep" / "report.md").exists()
+
+
+def test_two_models_rows_are_labelled_by_name_and_keras_exports_show_parity(cli, tmp_path):
+    """Two models built outside the project: rows say which model, and the exporter's verdict is there."""
+    docs = []
+    for name in ("tiny", "small"):
+        export = tmp_path / name / "export"
+        export.mkdir(parents=True)
+        (export / f"{name}.fp32.tflite").write_bytes(b"t" * 4000)
+        rows = [{"name": name, "format": "tflite", "quantization": "fp32", "path": str(export / f"{name}.fp32.tflite"),
+                 "max_abs_error": 2e-7, "top1_agreement": 1.0, "passed": True}]
+        (export / f"{name}.export-report.json").write_text(json.dumps({"rows": rows}))
+        docs.append(result(export / f"{name}.fp32.tflite"))
+    (tmp_path / "bench.json").write_text(json.dumps(db.document(docs)))
+    code, out, err = cli("report", tmp_path / "bench.json", "--out", tmp_path / "rep")
+    assert code == 0, err
+    body = [l for l in out.splitlines() if "tflite fp32" in l]
+    assert [l.split(" | ")[0] for l in body] == ["| small", "| tiny"], body
+    assert all(l.endswith("| top-1 1.000 | passed |") for l in body), body
+    # a second report into the same folder is refused, as export refuses, unless --force
+    code, out, err = cli("report", tmp_path / "bench.json", "--out", tmp_path / "rep")
+    assert code == 2 and error_line(err) == (f"{tmp_path / 'rep' / 'report.md'} already "
+                                             f"exists and would be overwritten; choose another --out folder or pass "
+                                             f"--force to replace it.")
+    assert cli("report", tmp_path / "bench.json", "--out", tmp_path / "rep", "--force")[0] == 0
 
 
 # --- bad input ------------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ data, int8 calibration data, the metric and the label names) or any .keras file.
 
 Writes into --out (default: RUN/export/, or export/ beside a .keras file):
   NAME.fp32.tflite  NAME.fp16.tflite  NAME.dynamic.tflite  NAME.int8.tflite  NAME.int8-full.tflite
-  NAME.onnx
-(--quantize picks the TFLite variants: int8 is int8 inside with float32 input/output, int8-full
+  NAME.onnx  NAME.int8.onnx (onnxruntime static QDQ int8, when int8 is among --quantize)
+(--quantize picks the variants: int8 is int8 inside with float32 input/output, int8-full
 has int8 input/output for microcontrollers and NPUs; a .keras SOURCE gets them only with
---calibration. ONNX is float32, opset 17, with a dynamic batch), each with a sidecar
+--calibration. ONNX is opset 17, with a dynamic batch). An int8 artifact of a run folder whose
+metric on the validation split drops more than --max-drop keeps its worst layers in float,
+one step at a time, until it holds; the table shows each step), each with a sidecar
 NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels, preprocessing,
 operators) for device-side code, and NAME.export-report.json. TFLite files use built-in ops
 only (read back from each file; a Flex or custom op fails unless --allow-flex), so they run in
