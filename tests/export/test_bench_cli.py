@@ -165,3 +165,15 @@ def test_a_run_folder_stands_for_its_exported_artifacts(tiny, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(bench.BenchError, match="dlbootcamp export"):
         bench.check_paths([tmp_path / "empty"])
+
+
+def test_memory_of_an_artifact_beside_a_keras_file_is_its_own(tiny):
+    """#25: an int8 TFLite file benchmarked after a .keras one (TensorFlow in the process) reports the
+    memory it reports alone, within 20%: each .tflite/.onnx runs in a process of its own."""
+    beside = bench.run_benchmarks([tiny["tiny.keras"], tiny["tiny.int8.tflite"]], runs=5, warmup=1)
+    alone = bench.run_benchmarks([tiny["tiny.int8.tflite"]], runs=5, warmup=1)
+    keras_rss, lite, lite_alone = beside[0]["peak_rss_mb"], beside[-1]["peak_rss_mb"], alone[0]["peak_rss_mb"]
+    assert abs(lite - lite_alone) <= 0.2 * lite_alone, (lite, lite_alone, keras_rss)
+    assert lite < keras_rss / 2, (lite, keras_rss)  # TensorFlow's hundreds of MB are not the artifact's
+    assert beside[-1]["memory_measured_in"] == alone[0]["memory_measured_in"] == "a process of its own"
+    assert beside[0]["memory_measured_in"] == "this process (TensorFlow included)"
