@@ -119,10 +119,20 @@ def run(args) -> int:
         raise UserError(f"{source} does not exist; expected a run folder from `dlbootcamp train` or a .keras file.")
     log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.json else None
 
-    from dlbootcamp.export import device_bench, keras_io
+    from dlbootcamp.export import device_bench, keras_io, serving
 
     if args.custom_objects:
         keras_io.import_custom_objects(args.custom_objects)
+    with serving.quiet_libraries():
+        return _export(args, source, formats, quantizations, micro, log)
+
+
+def _export(args, source, formats, quantizations, micro, log) -> int:
+    import json
+
+    from dlbootcamp.errors import ExportError, UserError
+    from dlbootcamp.export import api, device_bench
+
     try:
         if source.is_dir():
             if args.inputs or args.calibration:
