@@ -198,6 +198,9 @@ def search(plain, make_quantizer: Callable[[], Any], *, suffix: str, sig, model,
         if result.within(value):
             result.met, result.chosen, result.converted = True, len(result.steps) - 1, converted
             result.stop = f"within the budget with {len(float_layers)} layer(s) in float"
+            if len(float_layers) >= len(quantizer.ranking):
+                result.stop += (" - every ranked layer, so nothing computes in int8 any more: the float artifact "
+                                "does the same job")
             return result
     ranked = len(quantizer.ranking)
     why = (f"every quantized layer ({ranked}) is in float" if len(float_layers) >= ranked
