@@ -30,7 +30,7 @@ from dlbootcamp.export import device_bench as db
 
 EXPORT_REPORT = "export-report.json"  # NAME.export-report.json, or this name alone (older exports)
 JOINED_FIELDS = ("metric", "metric_value", "reference_metric_value", "passed", "max_abs_error", "size_ratio",
-                 "top1_agreement", "tolerance", "judged_by", "float_layers")
+                 "top1_agreement", "tolerance", "judged_by", "float_layers", "higher_is_better")
 
 
 def model_name(r: dict) -> str:
@@ -136,10 +136,13 @@ def export_rows(path: pathlib.Path, doc=None) -> dict[str, dict]:
         except (OSError, ValueError):
             return {}
     rows = doc.get("rows", []) if isinstance(doc, dict) else doc if isinstance(doc, list) else []
+    direction = doc.get("higher_is_better") if isinstance(doc, dict) else None
     out = {}
     for row in rows:
         if not isinstance(row, dict) or not row.get("path"):
             continue
+        if direction is not None:
+            row = {**row, "higher_is_better": direction}
         p = pathlib.Path(row["path"])
         candidates = [p] if p.is_absolute() else [path.parent / p, path.parent / p.name, p]
         for c in candidates:
@@ -269,6 +272,39 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
         lines.append(f"Load average (1 min) when measured: {loads}.")
     if any(r.get("source") == "benchmark_model" for r in rows):
         lines.append("(mean ...): TFLite's benchmark_model reports no percentiles; compare on the mean.")
+    return "\n".join(lines)
+
+
+def pareto_table(results: list[dict]) -> str:
+    """Per lesson (or model): every artifact's metric, size and p50 latency, and which are worth having.
+
+    An artifact is on the Pareto front when no other artifact of the same lesson, batch and threads
+    is at least as good on all three (metric, size, p50) and better on one. Empty without metrics.
+    """
+    scored = [r for r in results if r.get("metric_value") is not None and (r.get("latency_ms") or {}).get("p50")
+              is not None and r.get("model_size_bytes")]
+    if not scored:
+        return ""
+    groups: dict[tuple, list[dict]] = {}
+    for r in scored:
+        groups.setdefault((model_name(r), r.get("batch") or 1, r.get("threads") or 0), []).append(r)
+    lines = ["Metric vs size vs latency (front: no other artifact is as good on all three and better on one):", ""]
+    rows = []
+    for (who, batch, threads), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        up = rs[0].get("higher_is_better") is not False
+
+        def better_or_equal(a, b):
+            metric = a["metric_value"] >= b["metric_value"] if up else a["metric_value"] <= b["metric_value"]
+            return metric and a["model_size_bytes"] <= b["model_size_bytes"] and \
+                a["latency_ms"]["p50"] <= b["latency_ms"]["p50"]
+
+        for r in sorted(rs, key=lambda r: r["model_size_bytes"]):
+            dominated = any(o is not r and better_or_equal(o, r) and not better_or_equal(r, o) for o in rs)
+            rows.append([who, db.result_label(r), str(batch), f"{r['model_size_bytes'] / 1024:.1f}",
+                         _fmt(r["latency_ms"]["p50"]), f"{r.get('metric') or ''} {r['metric_value']:.4f}".strip(),
+                         ", ".join(r.get("float_layers") or []) or "-", "-" if dominated else "front"])
+    lines += db.render_table(["lesson / model", "artifact", "batch", "size KB", "p50 ms", "metric", "float layers",
+                              "Pareto"], rows, right_from=2, markdown=True)
     return "\n".join(lines)
 
 
@@ -430,7 +466,8 @@ def write_report(results: list[dict], out_dir, *, title: str = "Benchmark report
     lines = [f"# {title}", ""]
     if sources:
         lines += ["From: " + ", ".join(f"`{s}`" for s in sources), ""]
-    lines += [markdown_table(results), "",
+    pareto = pareto_table(results)
+    lines += [markdown_table(results), "", *([pareto, ""] if pareto else []),
               "Latency is per inference call (one batch); p50/p90/p99 are percentiles over the timed runs, "
               "init is load + allocate, first is the first call after init. inf/s counts samples "
               "(batch x calls per second). RSS growth is resident memory at the end minus after warm-up.", ""]

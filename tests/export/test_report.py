@@ -217,3 +217,19 @@ def test_summarize_for_the_tour(run_folder, tmp_path):
     table = report.summarize(results, tmp_path / "tour", print_fn=printed.append)
     assert printed[0] == table and "test_accuracy 0.9583" in table  # export-report found beside the artifacts
     assert printed[1].startswith(f"\nwrote {tmp_path / 'tour' / 'report.md'} and 2 plot(s)")  # one lesson: no comparison
+
+
+def test_pareto_table_marks_what_each_precision_buys(tmp_path):
+    """#18: per lesson, metric vs size vs latency for every artifact; the front is what is worth having."""
+    def scored(name, q, size, p50, value, **extra):
+        return result(tmp_path / "runs" / "perceptron-20250101-120000" / "export" / name, quantization=q, size=size,
+                      p50=p50, metric="approx_test_mae", metric_value=value, higher_is_better=False, **extra)
+
+    results = [scored("model.fp32.tflite", "fp32", 5400, 0.0013, 0.0108),
+               scored("model.fp16.tflite", "fp16", 7500, 0.0013, 0.0109),  # bigger and no better: dominated
+               scored("model.int8.tflite", "int8", 5800, 0.0012, 0.0151, float_layers=["y", "relu1"])]
+    lines = report.pareto_table(results).splitlines()
+    rows = {l.split(" | ")[1]: l for l in lines if l.startswith("| perceptron")}
+    assert rows["tflite fp32"].endswith("| - | front |") and rows["tflite fp16"].endswith("| - | - |")
+    assert rows["tflite int8"].endswith("| y, relu1 | front |")  # faster, though less accurate
+    assert report.pareto_table([result(tmp_path / "a.tflite")]) == ""  # no metric: no picture to draw

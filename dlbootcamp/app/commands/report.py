@@ -36,5 +36,8 @@ def run(args) -> int:
     out = args.out or report.default_out(args.sources)
     written = report.write_report(results, out, title=args.title, sources=args.sources, force=args.force)
     print(report.markdown_table(results))
+    pareto = report.pareto_table(results)
+    if pareto:
+        print(f"\n{pareto}")
     print(f"\nwrote {', '.join(str(p) for p in written.values())}")
     return 0
