@@ -437,6 +437,10 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
         formats.allowed = FORMATS
         notes.append("micro (TFLite Micro) not written: it is full-integer int8 and needs calibration data; pass "
                      "--calibration FILE.npz")
+    if "tflite" not in formats and "int8" in quantizations and calibration is None:  # ONNX alone: int8 if it can
+        quantizations = Choices(q for q in quantizations if q not in CALIBRATED)
+        quantizations.allowed = QUANTIZATIONS
+        notes.append("int8 ONNX not written: it is calibrated on representative inputs; pass --calibration FILE.npz")
     refuse_overwrite([] if force else planned_files(out_dir, names, formats, quantizations))
     sigs = {n: serving.signature(m) for n, m in models.items()}
     parity = {n: _as_list(v, sigs[n], n, "Parity inputs")
