@@ -78,6 +78,9 @@ class LessonInfo:
     # How much the bar metric of an int8 (or dynamic-range) export may lose against the
     # Keras model, in the metric's own units (0.01 = one accuracy point).
     quantized_tolerance: float = 0.01
+    # The same for full-integer artifacts (int8-full, micro: int8 input and output, for microcontrollers
+    # and NPUs), which cannot keep a layer in float; None: ``quantized_tolerance``.
+    full_integer_tolerance: float | None = None
     # True when train() builds and compiles its models inside ``with run.scope():`` and trains
     # with model.fit, so ``--distribute`` works (custom loops such as GANs and DQN leave it False).
     distribute: bool = False

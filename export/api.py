@@ -75,17 +75,22 @@ def parse_choices(text, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
 def artifact_name(name: str, fmt: str, quantization: str) -> str:
     if fmt == "micro":
         return f"{name}.micro.tflite"
-    return f"{name}.onnx" if fmt == "onnx" else f"{name}.{quantization}.tflite"
+    if fmt == "onnx":
+        return f"{name}.int8.onnx" if quantization == "int8" else f"{name}.onnx"
+    return f"{name}.{quantization}.tflite"
 
 
 def plan(names, formats, quantizations) -> list[tuple[str, str, str]]:
-    """(model name, format, quantization) for every artifact to write; ONNX is float32 only."""
+    """(model name, format, quantization) for every artifact to write; ONNX is float32, and int8 (QDQ,
+    ``NAME.int8.onnx``) when int8 is among ``quantizations``."""
     out = []
     for name in names:
         if "tflite" in formats:
             out += [(name, "tflite", q) for q in quantizations]
         if "onnx" in formats:
             out.append((name, "onnx", "fp32"))
+            if "int8" in quantizations:
+                out.append((name, "onnx", "int8"))
         if "micro" in formats:  # TFLite Micro: full integer, batch 1
             out.append((name, "micro", "int8-full"))
     return out
@@ -160,6 +165,10 @@ class ReportRow:
     fits: dict | None = None  # board key -> True/False (export/micro.py BOARDS)
     micro_vs_litert_steps: int | None = None  # largest output difference between TFLM and LiteRT, in int8 steps
     c_sources: list[str] | None = None  # NAME_model_data.h / .cc
+    # int8 artifacts that missed the metric budget on validation: the layers kept in float32 and the
+    # search's steps (export/selective.py: Search.to_dict)
+    float_layers: list[str] | None = None
+    selective: dict | None = None
 
     def __getitem__(self, key):
         if key not in self.__dataclass_fields__:
@@ -277,6 +286,8 @@ class ExportReport:
                             f"{r['micro_vs_litert_steps']} int8 step(s) apart; fits "
                             f"{', '.join(fitting) if fitting else 'none of the boards'}; C source: "
                             f"{', '.join(pathlib.Path(c).name for c in r.get('c_sources') or [])}")
+        for r in self.rows:
+            text += _selective_lines(r)
         for note in self.notes:
             text.append(f"note: {note}")
         return "\n".join(text)
@@ -338,6 +349,24 @@ def generated_inputs(model, sig, n: int = GENERATED_SAMPLES, *, seed: int = 0, l
     return device_bench.generate_inputs(sig.inputs, n, seed=seed, hints=merged)
 
 
+def _selective_lines(row) -> list[str]:
+    """The selective-float search of one int8 row, a line per step (validation metric, size, latency)."""
+    sel = row.get("selective")
+    if not sel or not sel.get("steps"):
+        return []
+    name, metric = pathlib.Path(row["path"]).name, sel["metric"]
+    lines = [f"selective float layers, {name}: validation {metric} (keras {sel['keras_value']:.4f}, allowed drop "
+             f"{sel['max_drop']:g}):"]
+    for i, step in enumerate(sel["steps"]):
+        kept = ", ".join(step["float_layers"]) if step["float_layers"] else "none (all int8)"
+        p50 = "" if step.get("latency_ms") is None else f", p50 {step['latency_ms']:.4f} ms"
+        mark = "  <- written" if i == sel["chosen_step"] else ""
+        lines.append(f"  step {i}: float {kept}: {metric} {step['metric_value']:.4f}, {_size(step['size_bytes'])}"
+                     f"{p50}{mark}")
+    lines.append(f"  {sel['stop']}")
+    return lines
+
+
 # --- export and verify ------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -357,10 +386,12 @@ class _Built:
 
 def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluate=None, metric: str | None = None,
                       higher_is_better: bool = True, quantized_tolerance: float = 0.01,
+                      full_integer_tolerance: float | None = None,
                       formats=FORMATS, quantizations=QUANTIZATIONS, sidecar_extras: dict | None = None,
                       lesson: str | None = None, source: str = "", force: bool = False, allow_flex: bool = False,
                       log: Callable[[str], None] | None = None, notes: list[str] | None = None,
-                      micro: str = "auto", board: str | None = None, labels=None) -> ExportReport:
+                      micro: str = "auto", board: str | None = None, labels=None, validate=None,
+                      max_drop: float | None = None) -> ExportReport:
     """Export ``models`` (a keras.Model, or a dict name -> keras.Model) and verify every artifact.
 
     inputs: held-out model inputs for the parity check (an array, a list in ``model.inputs``
@@ -374,6 +405,10 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
         given, TFLM has every kernel, it fits one of ``micro.BOARDS``) and says why not elsewhere;
         "required" (``--to micro`` asked by name) makes each of those a failure. ``board``
         (``--board``) must then fit; ``labels`` go into the generated C source.
+    validate: ``evaluate`` on the validation split (same form). With it, an int8 artifact whose
+        metric on validation drops more than ``max_drop`` (default ``quantized_tolerance``) below
+        Keras gets layers kept in float, worst first, until it holds (``selective.search``); the
+        chosen artifact is then judged on ``evaluate``'s split like every other.
     """
     from dlbootcamp.export import serving
 
@@ -383,13 +418,16 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     models = {n: serving.exportable(m) for n, m in models.items()}
     names = list(models)
     formats = parse_choices(formats, FORMATS, "--to")
-    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file; expected a folder for the exported artifacts.")
     from dlbootcamp.export import micro as micro_export
 
     micro_export.check_board(board)
+    if max_drop is not None and not (isinstance(max_drop, (int, float)) and max_drop >= 0):
+        raise UserError(f"Invalid --max-drop {max_drop!r}: expected a number >= 0, in the metric's own units.")
     notes = list(notes or [])
     if "micro" in formats and calibration is None:
         if micro == "required":
@@ -399,6 +437,10 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
         formats.allowed = FORMATS
         notes.append("micro (TFLite Micro) not written: it is full-integer int8 and needs calibration data; pass "
                      "--calibration FILE.npz")
+    if "tflite" not in formats and "int8" in quantizations and calibration is None:  # ONNX alone: int8 if it can
+        quantizations = Choices(q for q in quantizations if q not in CALIBRATED)
+        quantizations.allowed = QUANTIZATIONS
+        notes.append("int8 ONNX not written: it is calibrated on representative inputs; pass --calibration FILE.npz")
     refuse_overwrite([] if force else planned_files(out_dir, names, formats, quantizations))
     sigs = {n: serving.signature(m) for n, m in models.items()}
     parity = {n: _as_list(v, sigs[n], n, "Parity inputs")
@@ -439,13 +481,26 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
             if item is not None:
                 built.append(item)
             continue
+        search = None
+        if q == "int8" and fmt in ("tflite", "onnx") and validate is not None and evaluate is not None:
+            if len(names) > 1:
+                notes.append(f"{path.name}: selective float layers not searched: the lesson exports several models "
+                             f"({', '.join(names)}) scored together")
+            else:
+                search = _search(models[name], fmt, sigs[name], calib[name], validate, metric, higher_is_better,
+                                 quantized_tolerance if max_drop is None else max_drop, log, notes, path.name)
         item = _build(models[name], name, fmt, q, path, sigs[name], parity[name], calib[name], references[name],
-                      lesson=lesson, extras=sidecar_extras, force=force, allow_flex=allow_flex)
+                      lesson=lesson, extras=sidecar_extras, force=force, allow_flex=allow_flex,
+                      converted=search.converted if search is not None else None)
+        if search is not None:
+            item.row.update(float_layers=search.steps[search.chosen].float_layers, selective=search.to_dict())
+            if not search.met:
+                notes.append(f"{path.name}: selective float layers: {search.stop}")
         built.append(item)
 
     if evaluate is not None:
         _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better,
-               quantized_tolerance)
+               quantized_tolerance, full_integer_tolerance)
     for item in built:
         if item.row["passed"] is not None:
             _judge(item)
@@ -464,14 +519,43 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
     return report
 
 
+def _search(model, fmt, sig, calibration, validate, metric, higher_is_better, max_drop, log, notes, artifact):
+    """The selective-float search for one int8 artifact (None, with a note, when it cannot run)."""
+    from dlbootcamp.export import selective, verify
+
+    try:
+        reference = float(validate(verify.structured(verify.keras_predict(model), model))[metric])
+        plain = _convert(model, fmt, "int8", calibration, False)
+        if fmt == "onnx":
+            from dlbootcamp.export import onnx as onnx_export
+
+            def make():
+                return onnx_export.Int8Quantizer(plain.float_model, model, calibration)
+        else:
+            from dlbootcamp.export import tflite
+
+            def make():
+                return tflite.Int8Debugger(model, calibration, calibration)
+        log(f"  {artifact}: int8 on the validation split ...")
+        return selective.search(plain, make, suffix=".onnx" if fmt == "onnx" else ".tflite", sig=plain.signature,
+                                model=model, validate=validate, metric=metric, reference=reference,
+                                max_drop=max_drop, higher_is_better=higher_is_better, log=log)
+    except ExportError:
+        return None  # the conversion fails the same way in _build, which reports it
+    except Exception as exc:  # a metric or a debugger that cannot run on this model: say so, export as usual
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        notes.append(f"{artifact}: selective float layers not searched ({type(exc).__name__}: {first[:200]})")
+        return None
+
+
 def _build(model, name, fmt, q, path, sig, parity, calibration, reference, *, lesson, extras, force,
-           allow_flex) -> _Built:
+           allow_flex, converted=None) -> _Built:
     from dlbootcamp.export import device_bench, sidecar, verify
 
     row = ReportRow(name, fmt, q, str(path), sidecar=f"{path}.json")
     item = _Built(name, fmt, q, path, row)
     try:
-        converted = _convert(model, fmt, q, calibration, allow_flex)
+        converted = converted if converted is not None else _convert(model, fmt, q, calibration, allow_flex)
         row.operators = converted.operators
         if fmt == "tflite":  # proven from the file's own bytes, before anything is written
             from dlbootcamp.export import tflite
@@ -600,13 +684,15 @@ def _convert(model, fmt, q, calibration, allow_flex):
     if fmt == "onnx":
         from dlbootcamp.export import onnx as onnx_export
 
-        return onnx_export.convert(model)
+        converted = onnx_export.convert(model)
+        return onnx_export.quantize(converted, calibration) if q == "int8" else converted
     from dlbootcamp.export import tflite
 
     return tflite.convert(model, q, calibration=calibration, allow_flex=allow_flex)
 
 
-def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better, tolerance) -> None:
+def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better, tolerance,
+           full_integer_tolerance=None) -> None:
     """The caller's metric on every (format, quantization) group that has all models running."""
     from dlbootcamp.export import verify
 
@@ -636,8 +722,10 @@ def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_
                 item.row["reference_other_metrics"] = {k: float(reference_metrics[k]) for k in others
                                                        if isinstance(reference_metrics.get(k), (int, float))}
             if q in QUANTIZED:
-                item.row["tolerance"], item.row["judged_by"] = tolerance, f"{metric} within {tolerance:g} of Keras"
-                item.failures += verify.judge_metric(item.path.name, metric, value, reference, tolerance,
+                allowed = full_integer_tolerance if q == "int8-full" and full_integer_tolerance is not None \
+                    else tolerance  # full integer (int8-full, micro) cannot keep a layer in float
+                item.row["tolerance"], item.row["judged_by"] = allowed, f"{metric} within {allowed:g} of Keras"
+                item.failures += verify.judge_metric(item.path.name, metric, value, reference, allowed,
                                                      higher_is_better)
 
 
@@ -687,12 +775,13 @@ def export_keras_file(path, out_dir=None, *, inputs_npz=None, calibration_npz=No
     formats = parse_choices(formats, FORMATS, "--to")
     skipped_int8 = []
     if quantizations is None:
-        quantizations = QUANTIZATIONS if "tflite" in formats else ()
+        quantizations = QUANTIZATIONS if "tflite" in formats or "onnx" in formats else ()
         if calibration_npz is None:
             skipped_int8 = [q for q in quantizations if q in CALIBRATED]
             quantizations = tuple(q for q in quantizations if q not in CALIBRATED)
     else:
-        quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+        quantizations = parse_choices(quantizations, QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     if any(q in CALIBRATED for q in quantizations) and calibration_npz is None:
         raise UserError(f"int8 quantization of {path.name} needs calibration data: pass --calibration FILE.npz "
                         f"with a few hundred representative inputs (one array per model input), or leave int8 out "

@@ -27,6 +27,9 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -213,7 +216,7 @@ def run_benchmarks(paths, threads=(1,), runs: int = db.DEFAULT_RUNS, warmup: int
     try:
         for path, t, variant in jobs:
             if variant is None:
-                results.append(db.benchmark_artifact(path, threads=t, xnnpack=xnnpack, **common))
+                results.append(_artifact_alone(path, t, xnnpack, common))
                 continue
             actual = _keras_threads(t)
             if (path, variant, actual) in keras_done:  # TensorFlow kept its earlier thread count
@@ -226,9 +229,65 @@ def run_benchmarks(paths, threads=(1,), runs: int = db.DEFAULT_RUNS, warmup: int
             results.append(db.bench_runner(lambda: KerasRunner(path, variant, prepare_keras), artifact=path, fmt="keras",
                                            variant=variant, threads=actual, xnnpack=None,
                                            quantization="fp32", sidecar=None, **common))
+            results[-1]["memory_measured_in"] = "this process (TensorFlow included)"
     except db.ArtifactError as exc:
         raise BenchError(str(exc)) from None
     return results
+
+
+def _npz_of(inputs, folder: str) -> str | None:
+    """Inputs as a .npz file a child process can read (None: they cannot be written as one)."""
+    if isinstance(inputs, dict):
+        arrays = {str(k): np.asarray(v) for k, v in inputs.items()}
+    elif isinstance(inputs, np.ndarray) or (isinstance(inputs, (list, tuple)) and len(inputs) == 1):
+        arrays = {"input": np.asarray(inputs if isinstance(inputs, np.ndarray) else inputs[0])}
+    else:
+        return None
+    path = os.path.join(folder, "inputs.npz")
+    np.savez(path, **arrays)
+    return path
+
+
+def _artifact_alone(path, threads, xnnpack, common) -> dict:
+    """One .tflite/.onnx benchmark in a Python process of its own (``device_bench.py``, as on a device).
+
+    Memory is the process's resident set, so measured beside TensorFlow (a ``.keras`` file in the
+    same list) or after other artifacts it would count them too: a fresh process counts only NumPy,
+    the runtime and this model. Inputs that cannot be handed over as a file, or a seed other than
+    device_bench's 0, fall back to this process (``memory_measured_in`` says which).
+    """
+    bar, inputs = common["progress"], common["inputs"]
+    with tempfile.TemporaryDirectory(prefix="dlbootcamp-bench-") as folder:
+        npz = None if inputs is None else _npz_of(inputs, folder)
+        if (inputs is not None and npz is None) or common["seed"] != 0:
+            result = db.benchmark_artifact(path, threads=threads, xnnpack=xnnpack, **common)
+            result["memory_measured_in"] = "this process"
+            return result
+        argv = [sys.executable, db.__file__, path, "--threads", str(threads), "--runs", str(common["runs"]),
+                "--warmup", str(common["warmup"]), "--batch", str(common["batch"]),
+                "--max-secs", str(common["max_secs"]), "--json"]
+        argv += ["--no-xnnpack"] if not xnnpack else []
+        argv += ["--inputs", npz] if npz else []
+        label = f"{os.path.basename(path)} threads={threads} batch={common['batch']}"
+        if bar is not None:
+            bar.start(label, 1)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        errors = [l.removeprefix("device_bench.py: error: ") for l in proc.stderr.splitlines()
+                  if l.startswith("device_bench.py: error: ")]
+        raise db.ArtifactError(errors[-1] if errors else f"{path}: the benchmark process failed "
+                               f"({(proc.stderr.strip().splitlines() or ['no message'])[-1]})")
+    result = json.loads(proc.stdout)["results"][0]
+    result["machine"] = common["machine_info"] or result["machine"]
+    result["runtime_version"] = (common["machine_info"] or {}).get("packages", {}).get(result["runtime"],
+                                                                                        result["runtime_version"])
+    if inputs is not None:
+        result["inputs"] = common["source"]
+    result["memory_measured_in"] = "a process of its own"
+    if bar is not None:
+        bar.finish(f"{label}: p50 {db._ms(result['latency_ms']['p50'])} ms over {result['runs']} runs")
+    return result
 
 
 def _jobs(paths, threads):

@@ -139,6 +139,7 @@ def _parse_one(chunk: str, *, device: str | None) -> dict:
         "memory_delta_init_mb": float(delta[0]) if delta else None,
         "memory_delta_overall_mb": float(delta[1]) if delta else None,
         "process_peak_rss_mb": None,
+        "memory_measured_in": "benchmark_model's own process",
         "stopped_by_max_secs": None,
         "source": "benchmark_model",
         "machine": {"device": device, "cpu": None, "cores": None, "cores_available": None, "platform": "Android"

@@ -80,7 +80,8 @@ RESULT_FIELDS = ("artifact", "name", "format", "variant", "quantization", "lesso
                  "runtime_version", "threads", "xnnpack", "batch", "inputs", "input_shapes", "model_size_bytes",
                  "init_ms", "first_inference_ms", "warmup_runs", "warmup_mean_ms", "runs", "latency_ms",
                  "throughput_per_s", "rss_before_load_mb", "rss_after_init_mb", "rss_end_mb", "peak_rss_mb",
-                 "rss_growth_mb", "process_peak_rss_mb", "stopped_by_max_secs", "source", "machine")
+                 "rss_growth_mb", "process_peak_rss_mb", "memory_measured_in", "stopped_by_max_secs", "source",
+                 "machine")
 LATENCY_FIELDS = ("min", "p50", "p90", "p99", "max", "mean", "std")
 SIDECAR_SCHEMA = "dlbootcamp.sidecar/1"
 # What the exporter writes, defined once here (this file is the one every other module may import):
@@ -783,6 +784,7 @@ def _bench_runner(open_fn, *, artifact, fmt, variant, batch, runs, warmup, max_s
         "rss_growth_mb": _round(m["rss_end_mb"] - m["rss_after_warmup_mb"], 3)
         if m["rss_end_mb"] is not None and m["rss_after_warmup_mb"] is not None else None,
         "process_peak_rss_mb": _round(process_peak_rss_mb(), 2),
+        "memory_measured_in": "this process",  # dlbootcamp bench: "a process of its own" per artifact
         "stopped_by_max_secs": len(m["times_ns"]) < runs or len(m["warmup_ns"]) < max(1, warmup),
         "source": "device_bench",
         "machine": machine_info or machine(),

@@ -37,6 +37,7 @@ class OnnxModel:
     opset: int
     batch_fixed: int | None = None
     changes: list[str] = dataclasses.field(default_factory=list)
+    float_model: "OnnxModel | None" = None  # int8: the float32 model it was quantized from
 
     @property
     def operators(self) -> list[str]:
@@ -130,3 +131,132 @@ def convert(model, *, opset: int = OPSET) -> OnnxModel:
     fixed = sig.with_batch(1)
     content = _convert(model, fixed, opset)  # raises the error of the fixed-batch attempt
     return OnnxModel(content, fixed, opset, 1, ["batch fixed to 1 (tf2onnx could not convert a dynamic batch)"])
+
+
+# --- int8: onnxruntime's static QDQ quantization -------------------------------------------------------
+
+CALIBRATION_SAMPLES = 200  # as for TFLite int8
+CALIBRATION_CHUNK = 20  # samples per calibration batch (where the batch is dynamic)
+
+
+def _reader(sig: serving.Signature, calibration, batch_fixed: int | None):
+    """An onnxruntime ``CalibrationDataReader`` over the calibration arrays (model.inputs order)."""
+    import numpy as np
+    from onnxruntime.quantization import CalibrationDataReader
+
+    arrays = [np.asarray(a)[:CALIBRATION_SAMPLES].astype(t.dtype) for a, t in zip(calibration, sig.inputs)]
+    step = batch_fixed or CALIBRATION_CHUNK
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._feeds = iter([{t.name: a[i:i + step] for a, t in zip(arrays, sig.inputs)}
+                                for i in range(0, len(arrays[0]) - step + 1, step)])
+
+        def get_next(self):
+            return next(self._feeds, None)
+
+    return Reader()
+
+
+def quantize(model: OnnxModel, calibration, *, nodes_to_exclude=(), per_channel: bool = True) -> OnnxModel:
+    """``model`` (float32) statically quantized to int8, QDQ format, calibrated on ``calibration``.
+
+    onnxruntime's ``quantize_static``: weights int8 per output channel (convolutions and MatMuls),
+    activations int8 per tensor (MinMax calibration); float32 inputs and outputs. Nodes in
+    ``nodes_to_exclude`` stay float32. Integer inputs (token ids) stay integers.
+    """
+    import logging
+    import os
+    import tempfile
+
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    with tempfile.TemporaryDirectory(prefix="dlbootcamp-onnx-int8-") as folder:
+        source, target = os.path.join(folder, "float.onnx"), os.path.join(folder, "int8.onnx")
+        with open(source, "wb") as f:
+            f.write(model.content)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # "Please consider to run pre-processing before quantization": not the user's
+        try:
+            with serving.captured_native_output():
+                quantize_static(source, target, _reader(model.signature, calibration, model.batch_fixed),
+                                quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                                nodes_to_exclude=list(nodes_to_exclude) or None,
+                                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+        except Exception as exc:  # onnxruntime raises plain ValueError/RuntimeError
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"ONNX int8 quantization (onnxruntime quantize_static, QDQ) failed: {detail}") from None
+        finally:
+            root.setLevel(level)
+        with open(target, "rb") as f:
+            content = f.read()
+    changes = list(model.changes)
+    if nodes_to_exclude:
+        changes.append(f"nodes kept in float32 (selective quantization): {len(list(nodes_to_exclude))}")
+    return OnnxModel(content, model.signature, model.opset, model.batch_fixed, changes, float_model=model)
+
+
+class Int8Quantizer:
+    """ONNX int8 that can be rebuilt with some layers in float (``selective.search``'s quantizer).
+
+    ``ranking``: every activation tensor's quantize-dequantize error on ``debug_inputs``, from
+    onnxruntime's QDQ debugging tools (``qdq_loss_debug``: the QDQ model made to output its
+    intermediate tensors, ``collect_activations``, ``create_activation_matching``), grouped by the
+    Keras layer whose node writes the tensor. ``build(float_layers)``: ``quantize`` with those
+    layers' nodes in ``nodes_to_exclude``.
+    """
+
+    def __init__(self, float_model: OnnxModel, keras_model, calibration, debug_inputs=None):
+        import os
+        import tempfile
+
+        import onnx
+        from onnxruntime.quantization import qdq_loss_debug as qdq
+
+        from dlbootcamp.export import selective
+
+        self.float_model = float_model
+        self.calibration = calibration
+        plain = quantize(float_model, calibration)
+        proto = onnx.load_from_string(float_model.content)
+        writer = {out: (node.name, node.op_type) for node in proto.graph.node for out in node.output}
+        with tempfile.TemporaryDirectory(prefix="dlbootcamp-onnx-debug-") as folder:
+            qdq_path, augmented = os.path.join(folder, "int8.onnx"), os.path.join(folder, "int8.debug.onnx")
+            with open(qdq_path, "wb") as f:
+                f.write(plain.content)
+            with serving.captured_native_output():
+                qdq.modify_model_output_intermediate_tensors(qdq_path, augmented)
+                activations = qdq.collect_activations(
+                    augmented, _reader(float_model.signature, debug_inputs if debug_inputs is not None
+                                       else calibration, float_model.batch_fixed))
+        matched = qdq.create_activation_matching(activations)
+        scored = []
+        for tensor, pair in matched.items():
+            if tensor not in writer or "pre_qdq" not in pair or "post_qdq" not in pair:
+                continue
+            import numpy as np
+
+            before = np.concatenate([np.ravel(a) for a in pair["pre_qdq"]])
+            after = np.concatenate([np.ravel(a) for a in pair["post_qdq"]])
+            node, op = writer[tensor]
+            scored.append((node, selective.relative_error(before, after), node, op))
+        keras_model = serving.exportable(keras_model)
+        self.ranking, self._readers = selective.rank(scored, keras_model)
+        # every node of a layer stays float with it (tf2onnx writes a Dense as MatMul, Add, Relu)
+        layers = [layer.name for layer in keras_model.layers]
+        by_layer = {e.layer: e for e in self.ranking}
+        for node in proto.graph.node:
+            entry = by_layer.get(selective.layer_of(node.name, layers, []))
+            if entry is not None and node.name not in entry.nodes:
+                entry.nodes.append(node.name)
+
+    def step(self, layer: str) -> list[str]:
+        from dlbootcamp.export import selective
+
+        return selective.step_layers(layer, self.ranking, self._readers)
+
+    def build(self, float_layers) -> OnnxModel:
+        nodes = [node for e in self.ranking if e.layer in set(float_layers) for node in e.nodes]
+        return quantize(self.float_model, self.calibration, nodes_to_exclude=nodes)

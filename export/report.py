@@ -30,7 +30,26 @@ from dlbootcamp.export import device_bench as db
 
 EXPORT_REPORT = "export-report.json"  # NAME.export-report.json, or this name alone (older exports)
 JOINED_FIELDS = ("metric", "metric_value", "reference_metric_value", "passed", "max_abs_error", "size_ratio",
-                 "top1_agreement", "tolerance")
+                 "top1_agreement", "tolerance", "judged_by", "float_layers", "higher_is_better")
+
+
+def model_name(r: dict) -> str:
+    """What a row is about: its lesson, else the exported model's name (``tiny`` for tiny.int8.tflite)."""
+    if r.get("lesson"):
+        return r["lesson"]
+    name = r.get("export") or os.path.basename(r.get("artifact") or r.get("name") or "")
+    return name.split(".")[0] or "-"
+
+
+def _parity(r: dict) -> str:
+    """What the exporter measured where no metric was: top-1 agreement, else max abs error."""
+    if r.get("metric_value") is not None:
+        return f"{r.get('metric') or ''} {r['metric_value']:.4f}".strip()
+    if r.get("top1_agreement") is not None:
+        return f"top-1 {r['top1_agreement']:.3f}"
+    if r.get("max_abs_error") is not None:
+        return f"max err {r['max_abs_error']:.1e}"
+    return "-"
 
 
 class ReportError(UserError):
@@ -117,10 +136,13 @@ def export_rows(path: pathlib.Path, doc=None) -> dict[str, dict]:
         except (OSError, ValueError):
             return {}
     rows = doc.get("rows", []) if isinstance(doc, dict) else doc if isinstance(doc, list) else []
+    direction = doc.get("higher_is_better") if isinstance(doc, dict) else None
     out = {}
     for row in rows:
         if not isinstance(row, dict) or not row.get("path"):
             continue
+        if direction is not None:
+            row = {**row, "higher_is_better": direction}
         p = pathlib.Path(row["path"])
         candidates = [p] if p.is_absolute() else [path.parent / p, path.parent / p.name, p]
         for c in candidates:
@@ -185,7 +207,7 @@ def _fmt(x, nd=4) -> str:
 def _sort_key(r: dict):
     order = {"keras": 0, "tflite": 1, "onnx": 2}
     quant = {q: i for i, q in enumerate(db.QUANTIZATIONS)}
-    return (r.get("lesson") or "", r.get("batch") or 1, r.get("threads") or 0, order.get(r.get("format"), 9),
+    return (model_name(r), r.get("batch") or 1, r.get("threads") or 0, order.get(r.get("format"), 9),
             r.get("variant") or "", quant.get(r.get("quantization"), 9), r.get("source") or "")
 
 
@@ -215,8 +237,8 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
     """
     rows = sorted(results, key=_sort_key) if sort else list(results)
     machines = machines_of(results)  # numbered in the order the sources came
-    has_metric = any(r.get("metric_value") is not None for r in rows)
-    head = ["lesson", "model", "threads", "batch", "size KB", "init ms", "first ms", "p50 ms", "p90 ms",
+    has_metric = any(r.get("metric_value") is not None or r.get("passed") is not None for r in rows)
+    head = ["lesson / model", "artifact", "threads", "batch", "size KB", "init ms", "first ms", "p50 ms", "p90 ms",
             "p99 ms", "inf/s", "peak RSS MB", "RSS growth MB"]
     if has_metric:
         head += ["metric", "parity"]
@@ -226,7 +248,7 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
     for r in rows:
         lat = r.get("latency_ms") or {}
         size = r.get("model_size_bytes")
-        cells = [r.get("lesson") or "-", db.result_label(r), str(r.get("threads") or "-"), str(r.get("batch") or "-"),
+        cells = [model_name(r), db.result_label(r), str(r.get("threads") or "-"), str(r.get("batch") or "-"),
                  f"{size / 1024:.1f}" if size else "-", _fmt(r.get("init_ms")), _fmt(r.get("first_inference_ms")),
                  _fmt(lat.get("p50")) if lat.get("p50") is not None else f"(mean {_fmt(lat.get('mean'))})",
                  _fmt(lat.get("p90")), _fmt(lat.get("p99")),
@@ -234,8 +256,7 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
                  f"{r['peak_rss_mb']:.1f}" if r.get("peak_rss_mb") is not None else "-",
                  f"{r['rss_growth_mb']:+.2f}" if r.get("rss_growth_mb") is not None else "-"]
         if has_metric:
-            mv = r.get("metric_value")
-            cells.append(f"{r.get('metric') or ''} {mv:.4f}".strip() if mv is not None else "-")
+            cells.append(_parity(r))
             cells.append({True: "passed", False: "FAILED", None: "-"}[r.get("passed")])
         if len(machines) > 1:
             cells.append(f"[{machines.index(db.describe_machine(r.get('machine') or {}, load=False)) + 1}]")
@@ -251,6 +272,39 @@ def markdown_table(results: list[dict], *, sort: bool = True) -> str:
         lines.append(f"Load average (1 min) when measured: {loads}.")
     if any(r.get("source") == "benchmark_model" for r in rows):
         lines.append("(mean ...): TFLite's benchmark_model reports no percentiles; compare on the mean.")
+    return "\n".join(lines)
+
+
+def pareto_table(results: list[dict]) -> str:
+    """Per lesson (or model): every artifact's metric, size and p50 latency, and which are worth having.
+
+    An artifact is on the Pareto front when no other artifact of the same lesson, batch and threads
+    is at least as good on all three (metric, size, p50) and better on one. Empty without metrics.
+    """
+    scored = [r for r in results if r.get("metric_value") is not None and (r.get("latency_ms") or {}).get("p50")
+              is not None and r.get("model_size_bytes")]
+    if not scored:
+        return ""
+    groups: dict[tuple, list[dict]] = {}
+    for r in scored:
+        groups.setdefault((model_name(r), r.get("batch") or 1, r.get("threads") or 0), []).append(r)
+    lines = ["Metric vs size vs latency (front: no other artifact is as good on all three and better on one):", ""]
+    rows = []
+    for (who, batch, threads), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        up = rs[0].get("higher_is_better") is not False
+
+        def better_or_equal(a, b):
+            metric = a["metric_value"] >= b["metric_value"] if up else a["metric_value"] <= b["metric_value"]
+            return metric and a["model_size_bytes"] <= b["model_size_bytes"] and \
+                a["latency_ms"]["p50"] <= b["latency_ms"]["p50"]
+
+        for r in sorted(rs, key=lambda r: r["model_size_bytes"]):
+            dominated = any(o is not r and better_or_equal(o, r) and not better_or_equal(r, o) for o in rs)
+            rows.append([who, db.result_label(r), str(batch), f"{r['model_size_bytes'] / 1024:.1f}",
+                         _fmt(r["latency_ms"]["p50"]), f"{r.get('metric') or ''} {r['metric_value']:.4f}".strip(),
+                         ", ".join(r.get("float_layers") or []) or "-", "-" if dominated else "front"])
+    lines += db.render_table(["lesson / model", "artifact", "batch", "size KB", "p50 ms", "metric", "float layers",
+                              "Pareto"], rows, right_from=2, markdown=True)
     return "\n".join(lines)
 
 
@@ -389,9 +443,16 @@ def plot_lessons(results, path) -> pathlib.Path | None:
 
 # --- the report ---------------------------------------------------------------------------------
 
-def write_report(results: list[dict], out_dir, *, title: str = "Benchmark report", sources=()) -> dict[str, pathlib.Path]:
-    """report.md plus its PNGs in ``out_dir``; returns name -> path of what was written."""
+def write_report(results: list[dict], out_dir, *, title: str = "Benchmark report", sources=(),
+                 force: bool = True) -> dict[str, pathlib.Path]:
+    """report.md plus its PNGs in ``out_dir``; returns name -> path of what was written.
+
+    ``force=False`` (the CLI's default) refuses to replace an existing report.md, as export does.
+    """
     out = pathlib.Path(out_dir)
+    if not force and (out / "report.md").exists():
+        raise ReportError(f"{out / 'report.md'} already exists and would be overwritten; choose another --out "
+                          f"folder or pass --force to replace it.")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -405,7 +466,8 @@ def write_report(results: list[dict], out_dir, *, title: str = "Benchmark report
     lines = [f"# {title}", ""]
     if sources:
         lines += ["From: " + ", ".join(f"`{s}`" for s in sources), ""]
-    lines += [markdown_table(results), "",
+    pareto = pareto_table(results)
+    lines += [markdown_table(results), "", *([pareto, ""] if pareto else []),
               "Latency is per inference call (one batch); p50/p90/p99 are percentiles over the timed runs, "
               "init is load + allocate, first is the first call after init. inf/s counts samples "
               "(batch x calls per second). RSS growth is resident memory at the end minus after warm-up.", ""]

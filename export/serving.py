@@ -261,6 +261,40 @@ def unrolled(model):
     return copy
 
 
+# --- library noise --------------------------------------------------------------------------------
+
+# Warnings libraries print about their own internals, which a learner can neither act on nor should:
+# Keras saving a model's optimizer, or calling a one-input model with a one-element list; TensorFlow
+# tracing a lookup table's initializer it does not serialize, or retracing a predict function.
+QUIET_WARNINGS = (r".*structure of `?inputs`? doesn't match", r".*Skipping variable loading for optimizer",
+                  r".*tf\.lite\.Interpreter is deprecated", r".*Statistics for quantized inputs were expected",
+                  r".*experimental_preserve_all_tensors", r".*Compiled the loaded model, but the compiled metrics",
+                  r".*__array__ implementation doesn't accept a copy keyword")
+
+
+@contextlib.contextmanager
+def quiet_libraries():
+    """TensorFlow's and Keras' own warnings off while exporting or benchmarking (errors still show).
+
+    Python warnings matching ``QUIET_WARNINGS`` are ignored; the ``tensorflow`` and ``absl`` loggers
+    (``Issue encountered when serializing table_initializer``, retracing notices) are set to ERROR.
+    """
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in ("tensorflow", "absl", "tf2onnx")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        for pattern in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
 # --- converter noise ---------------------------------------------------------------------------
 
 @contextlib.contextmanager

@@ -33,14 +33,16 @@ What makes an artifact *deployable* rather than merely converted:
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import re
 import warnings
 
 import numpy as np
 
 from dlbootcamp.errors import ExportError
-from dlbootcamp.export import serving
+from dlbootcamp.export import selective, serving
 from dlbootcamp.export.device_bench import CALIBRATED, QUANTIZATIONS  # defined once, there
 
 CALIBRATION_SAMPLES = 200  # representative inputs used to calibrate int8 (the TFLite guide: 100-500)
@@ -291,3 +293,78 @@ def _check_calibration(calibration, sig: serving.Signature) -> list[np.ndarray]:
         if len(a) == 0:
             raise ExportError(f"Calibration input {t.name!r} is empty; give a few hundred samples.")
     return [a[:CALIBRATION_SAMPLES] for a in arrays]
+
+
+# --- selective float layers: LiteRT's quantization debugger ranks the layers ----------------------------
+
+def _relative_rmse(float_values, quantized, scale, zero_point) -> float:
+    """``selective.relative_error`` of one tensor, as the debugger hands it over (int8 values, scale, zero point)."""
+    return selective.relative_error(float_values, (quantized.astype(np.int32) - zero_point) * scale)
+
+
+class Int8Debugger:
+    """An int8 (float-interface) model, calibrated once, that can be rebuilt with some layers in float.
+
+    LiteRT's ``QuantizationDebugger`` calibrates the model, runs an instrumented copy on
+    ``debug_inputs`` and yields per-layer error statistics (``ranking``, worst first);
+    ``build(float_layers)`` re-quantizes the same calibration with those layers' nodes denylisted
+    (``denylisted_nodes``), so they compute in float32 between a dequantize and a quantize op.
+    ``step(layer)`` is what one search step keeps in float: the layer and the layers reading its
+    output, since a float layer's output is quantized again where an int8 layer reads it.
+    """
+
+    def __init__(self, model, calibration, debug_inputs, *, samples: int = 64):
+        import tensorflow as tf
+
+        plain = convert(model, "int8", calibration=calibration)  # which candidate converts, and its changes
+        self.changes = list(plain.changes)
+        candidate = serving.unrolled(model) if any("unrolled" in c for c in self.changes) else serving.exportable(model)
+        self.signature, self.batch_fixed = plain.signature, plain.batch_fixed
+        calibration = _check_calibration(calibration, self.signature)
+        converter = _converter(serving.frozen_function(candidate, self.signature), "int8", calibration,
+                               self.signature, flex=False)
+        arrays = [np.asarray(a).astype(t.dtype) for a, t in zip(debug_inputs, self.signature.inputs)]
+        order = [t.name for t in self.signature.inputs]
+        n = min(samples, len(arrays[0]))
+
+        def dataset():
+            for i in range(n):
+                yield [a[i:i + 1] for a in arrays]
+
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            layer_direct_compare_metrics={"relative_rmse": _relative_rmse})
+        with serving.captured_native_output(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")  # what the debugger is for
+            calibrating = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
+            self._calibrated = calibrating.calibrated_model
+            inputs = [d["name"] for d in calibrating._quant_interpreter.get_input_details()]
+            if len(order) > 1:  # the interpreter's input order, by name
+                arrays = [arrays[next(i for i, o in enumerate(order) if o in name)] for name in inputs]
+            # a second debugger on the instrumented model keeps every tensor, so each layer's float
+            # output can be compared with its dequantized int8 output
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                quant_debug_model_content=calibrating.quant_model, debug_dataset=dataset, debug_options=options)
+            debugger.run()
+            dump = io.StringIO()
+            debugger.layer_statistics_dump(dump)
+        rows = csv.DictReader(io.StringIO(dump.getvalue()))
+        self.ranking, self._readers = selective.rank(
+            [(r["tensor_name"], float(r["relative_rmse"] or "nan"), r["tensor_name"], r["op_name"]) for r in rows],
+            candidate)
+
+    def step(self, layer: str) -> list[str]:
+        return selective.step_layers(layer, self.ranking, self._readers)
+
+    def build(self, float_layers) -> TFLiteModel:
+        """The int8 model with ``float_layers`` (names from ``ranking``) kept in float32."""
+        from tensorflow.lite.python import convert as tf_convert  # what the debugger itself calls
+
+        nodes = [node for e in self.ranking if e.layer in set(float_layers) for node in e.nodes]
+        with serving.captured_native_output():
+            content = tf_convert.mlir_quantize(self._calibrated, disable_per_channel_for_dense_layers=True,
+                                               denylisted_nodes=nodes or None)
+        changes = list(self.changes)
+        if float_layers:
+            changes.append(f"layers kept in float32 (selective quantization): {', '.join(float_layers)}")
+        return TFLiteModel(content, "int8", self.signature, self.batch_fixed, changes)

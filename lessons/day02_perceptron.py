@@ -57,10 +57,13 @@ LESSON = LessonInfo(
     bars=(Bar("approx_test_mae", "<", 0.02), Bar("perceptron_and_accuracy", ">=", 1.0),
           Bar("perceptron_or_accuracy", ">=", 1.0), Bar("dense_unit_and_or_accuracy", ">=", 1.0),
           Bar("perceptron_xor_best_accuracy", "<=", 0.75), Bar("mlp_xor_accuracy", ">=", 1.0)),
-    # int8 may add at most 0.02 to the approximator's mean absolute error. The output spans ~3.3, so
-    # one int8 step of the output alone is ~0.013, and the error compounds through 8 quantized
-    # layers of width 5 (the int8 cost is measured per run in the export report; fp32 and fp16 lose nothing).
-    quantized_tolerance=0.02,
+    # int8 may add at most 0.005 to the approximator's mean absolute error (a quarter of the 0.02 once
+    # allowed). All-int8 loses more (measured +0.016, 0.0108 -> 0.0264: one int8 step of the ~3.3-wide
+    # output alone is ~0.013, and the error compounds through 8 quantized layers of width 5), so the
+    # export keeps the layers with the largest quantization error in float until the validation MAE
+    # holds (`dlbootcamp export --max-drop`, export/selective.py); the report names them.
+    quantized_tolerance=0.005,
+    full_integer_tolerance=0.02,  # int8-full and micro keep no layer in float: measured +0.016
     baselines=("piecewise-linear interpolation", "polynomial"),
 )
 

@@ -55,9 +55,12 @@ LESSON = LessonInfo(
     summary=("LipNet's architecture on generated videos of handwritten digit sequences: Conv3D features, "
              "a bidirectional GRU and CTC read the sequence without frame-level labels."),
     bars=(Bar("sequence_accuracy", ">=", 0.90),),
-    # int8 may cost up to 5 points of whole-sequence accuracy: measured 0.931 -> 0.906 (per digit 0.975 -> 0.966);
-    # the recurrent state is re-quantized at every one of the 24 steps and errors compound.
-    quantized_tolerance=0.05,
+    # int8 may cost at most 1.25 points of whole-sequence accuracy (a quarter of the 5 once allowed). All-int8
+    # loses more (measured 0.931 -> 0.906, per digit 0.975 -> 0.966: the recurrent state is re-quantized at
+    # every one of the 24 steps and errors compound), so the export keeps the layers with the largest
+    # quantization error in float until the validation accuracy holds (`dlbootcamp export --max-drop`).
+    quantized_tolerance=0.0125,
+    full_integer_tolerance=0.05,  # int8-full and micro keep no layer in float: measured -0.025
     baselines=("stills + rule",),
     resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )

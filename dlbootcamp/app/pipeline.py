@@ -8,7 +8,10 @@ lesson it passes
 - ``representative_data(data, n, split="test")`` as the held-out parity inputs,
 - ``evaluate(predict, data)`` as the metric, judged in the direction of the lesson's first
   bar, within ``LESSON.quantized_tolerance`` for dynamic-range and int8 artifacts,
-- ``sidecar(data)`` (or ``SIDECAR``) into every artifact's sidecar (labels, preprocessing).
+- ``sidecar(data)`` (or ``SIDECAR``) into every artifact's sidecar (labels, preprocessing),
+- ``evaluate(predict, validation_view(data))`` as the validation metric that decides which layers
+  an int8 artifact keeps in float (``--max-drop``); ``validation_view`` is optional: a
+  ``datasets.Splits`` gets its validation split in the test split's place.
 
     from dlbootcamp.app import pipeline
     report = pipeline.export_lesson(module, cfg, trained.exports, "out/")      # after train()
@@ -52,12 +55,30 @@ def _sidecar_extras(module, data) -> dict:
     return dict(getattr(module, "SIDECAR", {}) or {})
 
 
+def validation_view(module, data):
+    """``data`` with the validation split where ``evaluate`` reads the test split, or None.
+
+    The lesson's ``validation_view(data)`` when it has one; else, for a dataclass with ``val``
+    and ``test`` fields (``datasets.Splits``), a copy whose test split is the validation split.
+    """
+    import dataclasses
+
+    if hasattr(module, "validation_view"):
+        return module.validation_view(data)
+    if dataclasses.is_dataclass(data) and {"val", "test"} <= {f.name for f in dataclasses.fields(data)}:
+        val = getattr(data, "val")
+        if val is not None and len(val):
+            return dataclasses.replace(data, test=val)
+    return None
+
+
 def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, force, allow_flex, source, log,
-            micro="auto", board=None):
+            micro="auto", board=None, max_drop=None):
     from dlbootcamp.export import api
 
     formats = api.parse_choices(formats, api.FORMATS, "--to")
-    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     if not force:  # before loading data or converting anything
         api.refuse_overwrite(api.planned_files(out_dir, list(exports), formats, quantizations))
     data = module.load_data(cfg) if data is None else data
@@ -69,6 +90,15 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
         return module.evaluate(predict, data)
 
     extras = _sidecar_extras(module, data)
+    validate, notes = None, []
+    if "int8" in quantizations:
+        val_data = validation_view(module, data)
+        if val_data is None:
+            notes.append(f"selective float layers not searched for lesson {info.id}: its data has no validation "
+                         f"split evaluate() can read (add validation_view(data) to the lesson)")
+        else:
+            def validate(predict):
+                return module.evaluate(predict, val_data)
 
     return api.export_and_verify(
         exports, out_dir,
@@ -77,13 +107,15 @@ def _export(module, cfg, exports, out_dir, *, data, formats, quantizations, forc
                      if any(q in CALIBRATED for q in quantizations) or "micro" in formats else None),
         evaluate=evaluate, metric=info.metric if head else None,
         higher_is_better=head.higher_is_better if head else True,
-        quantized_tolerance=info.quantized_tolerance, formats=formats, quantizations=quantizations,
+        quantized_tolerance=info.quantized_tolerance, full_integer_tolerance=info.full_integer_tolerance,
+        formats=formats, quantizations=quantizations,
         sidecar_extras=extras, lesson=info.id, source=source, force=force,
-        allow_flex=allow_flex, log=log, micro=micro, board=board, labels=extras.get("labels"))
+        allow_flex=allow_flex, log=log, micro=micro, board=board, labels=extras.get("labels"), validate=validate,
+        max_drop=max_drop, notes=notes)
 
 
 def export_lesson(module, cfg, exports, out_dir, *, data=None, formats=FORMATS, quantizations=QUANTIZATIONS,
-                  force=False):
+                  force=False, max_drop=None):
     """Export ``exports`` (name -> keras.Model, as in ``Trained.exports``) of lesson ``module``.
 
     Returns a ``dlbootcamp.export.api.ExportReport``; call ``raise_if_failed()`` to turn failed
@@ -91,11 +123,11 @@ def export_lesson(module, cfg, exports, out_dir, *, data=None, formats=FORMATS, 
     """
     return _export(module, cfg, exports, pathlib.Path(out_dir), data=data, formats=formats,
                    quantizations=quantizations, force=force, allow_flex=False,
-                   source=f"lesson {module.LESSON.id}", log=None)
+                   source=f"lesson {module.LESSON.id}", log=None, max_drop=max_drop)
 
 
 def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZATIONS, force=False, unsafe=False,
-               allow_flex=False, log=None, micro="auto", board=None):
+               allow_flex=False, log=None, micro="auto", board=None, max_drop=None):
     """Export the models of a run folder written by ``dlbootcamp train`` (default out: RUN/export/).
 
     The lesson and its Config come from the run's config.json; the models from model.keras
@@ -115,7 +147,8 @@ def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZA
     names = record["metrics"].get("exports") or ["model"]
     out_dir = pathlib.Path(out_dir) if out_dir is not None else run_dir / "export"
     formats = api.parse_choices(formats, api.FORMATS, "--to")
-    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") if "tflite" in formats else ()
+    quantizations = api.parse_choices(quantizations, api.QUANTIZATIONS, "--quantize") \
+        if "tflite" in formats or "onnx" in formats else ()
     if not force:
         api.refuse_overwrite(api.planned_files(out_dir, names, formats, quantizations))
     files = {n: run_dir / (records.MODEL_FILE if n == "model" else f"{n}.keras") for n in names}
@@ -131,7 +164,8 @@ def export_run(run_dir, out_dir=None, *, formats=FORMATS, quantizations=QUANTIZA
     if log:
         log(f"exporting {', '.join(f.name for f in files.values())} of {lesson_id} run {run_dir.name} to {out_dir}")
     return _export(module, cfg, exports, out_dir, data=None, formats=formats, quantizations=quantizations,
-                   force=force, allow_flex=allow_flex, source=str(run_dir), log=log, micro=micro, board=board)
+                   force=force, allow_flex=allow_flex, source=str(run_dir), log=log, micro=micro, board=board,
+                   max_drop=max_drop)
 
 
 

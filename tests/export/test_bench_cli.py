@@ -165,3 +165,34 @@ def test_a_run_folder_stands_for_its_exported_artifacts(tiny, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(bench.BenchError, match="dlbootcamp export"):
         bench.check_paths([tmp_path / "empty"])
+
+
+def test_memory_of_an_artifact_beside_a_keras_file_is_its_own(tiny):
+    """#25: an int8 TFLite file benchmarked after a .keras one (TensorFlow in the process) reports the
+    memory it reports alone, within 20%: each .tflite/.onnx runs in a process of its own."""
+    beside = bench.run_benchmarks([tiny["tiny.keras"], tiny["tiny.int8.tflite"]], runs=5, warmup=1)
+    alone = bench.run_benchmarks([tiny["tiny.int8.tflite"]], runs=5, warmup=1)
+    keras_rss, lite, lite_alone = beside[0]["peak_rss_mb"], beside[-1]["peak_rss_mb"], alone[0]["peak_rss_mb"]
+    assert abs(lite - lite_alone) <= 0.2 * lite_alone, (lite, lite_alone, keras_rss)
+    assert lite < keras_rss / 2, (lite, keras_rss)  # TensorFlow's hundreds of MB are not the artifact's
+    assert beside[-1]["memory_measured_in"] == alone[0]["memory_measured_in"] == "a process of its own"
+    assert beside[0]["memory_measured_in"] == "this process (TensorFlow included)"
+
+
+def test_bench_of_a_trained_keras_file_prints_no_library_warning(tmp_path):
+    """#25: a .keras file saved after training (optimizer state inside) benchmarks without Keras'
+    "Skipping variable loading for optimizer" or any other library warning on stderr."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="probs")(inputs), name="trained")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(np.zeros((8, 6), np.float32), np.zeros(8, np.int64), epochs=1, verbose=0)
+    model.save(tmp_path / "trained.keras")
+    code = "import sys; from dlbootcamp.app.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", code, "bench", str(tmp_path / "trained.keras"), "--runs", "3",
+                           "--warmup", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    noise = [l for l in proc.stderr.splitlines() if not l.startswith("[")]  # the progress lines are ours
+    assert noise == [], noise

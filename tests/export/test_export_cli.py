@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 ARTIFACTS = ("model.fp32.tflite", "model.fp16.tflite", "model.dynamic.tflite", "model.int8.tflite",
-             "model.int8-full.tflite", "model.onnx", "model.micro.tflite")
+             "model.int8-full.tflite", "model.onnx", "model.int8.onnx", "model.micro.tflite")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def _one_line_error(code, err, expected_start):
 
 # --- the main path: a run folder -------------------------------------------------------------------
 
-def test_export_of_a_quick_training_run_writes_seven_checked_artifacts(cli, quick_run):
+def test_export_of_a_quick_training_run_writes_eight_checked_artifacts(cli, quick_run):
     code, out, err = cli("export", quick_run)
     assert code == 0, err
     export = quick_run / "export"
@@ -76,7 +76,7 @@ def test_export_of_a_quick_training_run_writes_seven_checked_artifacts(cli, quic
 
     # A second export to the same place is refused, and --force replaces it.
     code, _, err = cli("export", quick_run)
-    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 16 "
+    _one_line_error(code, err, f"dlbootcamp export: error: {export / 'model.fp32.tflite'} already exists (and 18 "
                                f"more) and would be overwritten; choose another --out folder or pass --force")
     code, _, err = cli("export", quick_run, "--to", "onnx", "--force", "--json")
     assert code == 0, err
@@ -122,7 +122,8 @@ def test_export_of_a_keras_file_with_npz_inputs(cli, keras_file, tmp_path):
     assert code == 0, err
     report = json.loads(out)
     assert [os.path.basename(r["path"]) for r in report["rows"]] == ["tiny.fp32.tflite", "tiny.int8.tflite",
-                                                                     "tiny.onnx", "tiny.micro.tflite"]
+                                                                     "tiny.onnx", "tiny.int8.onnx",
+                                                                     "tiny.micro.tflite"]
     int8 = report["rows"][1]
     assert int8["passed"] and int8["top1_agreement"] >= 0.9 and int8["judged_by"].startswith("top-1 agreement")
     assert report["notes"] == []  # real inputs were given

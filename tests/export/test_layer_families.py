@@ -26,7 +26,7 @@ def test_family_exports_to_every_format_and_matches_keras(family, build_model, m
                                    calibration=make_inputs(model, 64, seed=2), formats=("tflite", "onnx"))
     assert report.passed, report.failures
     rows = {(r["format"], r["quantization"]): r for r in report.rows}
-    assert set(rows) == {("tflite", q) for q in QUANTIZATIONS} | {("onnx", "fp32")}
+    assert set(rows) == {("tflite", q) for q in QUANTIZATIONS} | {("onnx", "fp32"), ("onnx", "int8")}
     for (fmt, q), row in rows.items():
         assert row["passed"] is True and row["runtime"] == RUNTIMES[fmt]
         assert pathlib.Path(row["path"]).is_file() and pathlib.Path(row["sidecar"]).is_file()

@@ -75,7 +75,7 @@ def test_markdown_table(run_folder):
     results, rows = report.collect([run_folder])
     table = report.markdown_table(report.attach_export_rows(results, rows))
     lines = table.splitlines()
-    assert lines[0] == ("| lesson | model | threads | batch | size KB | init ms | first ms | p50 ms | p90 ms | p99 ms "
+    assert lines[0] == ("| lesson / model | artifact | threads | batch | size KB | init ms | first ms | p50 ms | p90 ms | p99 ms "
                         "| inf/s | peak RSS MB | RSS growth MB | metric | parity |")
     body = [l for l in lines[2:] if l.startswith("| ")]
     assert [l.split(" | ")[1] for l in body] == ["keras fp32 eager", "tflite fp32", "tflite int8", "onnx fp32"]
@@ -132,6 +132,31 @@ def test_report_command_with_several_files(cli, run_folder, tmp_path):
     assert len(pi_row) == 1 and "test_accuracy 0.9583" in pi_row[0]
     assert "[2] Raspberry Pi 4 Model B Rev 1.4, Cortex-A72" in out
     assert (tmp_path / "rep" / "report.md").exists()
+
+
+def test_two_models_rows_are_labelled_by_name_and_keras_exports_show_parity(cli, tmp_path):
+    """Two models built outside the project: rows say which model, and the exporter's verdict is there."""
+    docs = []
+    for name in ("tiny", "small"):
+        export = tmp_path / name / "export"
+        export.mkdir(parents=True)
+        (export / f"{name}.fp32.tflite").write_bytes(b"t" * 4000)
+        rows = [{"name": name, "format": "tflite", "quantization": "fp32", "path": str(export / f"{name}.fp32.tflite"),
+                 "max_abs_error": 2e-7, "top1_agreement": 1.0, "passed": True}]
+        (export / f"{name}.export-report.json").write_text(json.dumps({"rows": rows}))
+        docs.append(result(export / f"{name}.fp32.tflite"))
+    (tmp_path / "bench.json").write_text(json.dumps(db.document(docs)))
+    code, out, err = cli("report", tmp_path / "bench.json", "--out", tmp_path / "rep")
+    assert code == 0, err
+    body = [l for l in out.splitlines() if "tflite fp32" in l]
+    assert [l.split(" | ")[0] for l in body] == ["| small", "| tiny"], body
+    assert all(l.endswith("| top-1 1.000 | passed |") for l in body), body
+    # a second report into the same folder is refused, as export refuses, unless --force
+    code, out, err = cli("report", tmp_path / "bench.json", "--out", tmp_path / "rep")
+    assert code == 2 and error_line(err) == (f"{tmp_path / 'rep' / 'report.md'} already "
+                                             f"exists and would be overwritten; choose another --out folder or pass "
+                                             f"--force to replace it.")
+    assert cli("report", tmp_path / "bench.json", "--out", tmp_path / "rep", "--force")[0] == 0
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -192,3 +217,19 @@ def test_summarize_for_the_tour(run_folder, tmp_path):
     table = report.summarize(results, tmp_path / "tour", print_fn=printed.append)
     assert printed[0] == table and "test_accuracy 0.9583" in table  # export-report found beside the artifacts
     assert printed[1].startswith(f"\nwrote {tmp_path / 'tour' / 'report.md'} and 2 plot(s)")  # one lesson: no comparison
+
+
+def test_pareto_table_marks_what_each_precision_buys(tmp_path):
+    """#18: per lesson, metric vs size vs latency for every artifact; the front is what is worth having."""
+    def scored(name, q, size, p50, value, **extra):
+        return result(tmp_path / "runs" / "perceptron-20250101-120000" / "export" / name, quantization=q, size=size,
+                      p50=p50, metric="approx_test_mae", metric_value=value, higher_is_better=False, **extra)
+
+    results = [scored("model.fp32.tflite", "fp32", 5400, 0.0013, 0.0108),
+               scored("model.fp16.tflite", "fp16", 7500, 0.0013, 0.0109),  # bigger and no better: dominated
+               scored("model.int8.tflite", "int8", 5800, 0.0012, 0.0151, float_layers=["y", "relu1"])]
+    lines = report.pareto_table(results).splitlines()
+    rows = {l.split(" | ")[1]: l for l in lines if l.startswith("| perceptron")}
+    assert rows["tflite fp32"].endswith("| - | front |") and rows["tflite fp16"].endswith("| - | - |")
+    assert rows["tflite int8"].endswith("| y, relu1 | front |")  # faster, though less accurate
+    assert report.pareto_table([result(tmp_path / "a.tflite")]) == ""  # no metric: no picture to draw

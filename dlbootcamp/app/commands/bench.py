@@ -55,15 +55,16 @@ def run(args) -> int:
     import json
 
     from dlbootcamp.app import pipeline
-    from dlbootcamp.export import bench
+    from dlbootcamp.export import bench, serving
 
     threads = bench.parse_threads(args.threads)
     if args.out:
         bench.check_out(args.out)
-    results = bench.run_benchmarks(args.artifacts, threads=threads, runs=args.runs, warmup=args.warmup,
-                                   batch=args.batch, max_secs=args.max_secs, inputs=args.inputs,
-                                   progress=not args.json, xnnpack=not args.no_xnnpack,
-                                   prepare_keras=pipeline.register_custom_layers)
+    with serving.quiet_libraries():
+        results = bench.run_benchmarks(args.artifacts, threads=threads, runs=args.runs, warmup=args.warmup,
+                                       batch=args.batch, max_secs=args.max_secs, inputs=args.inputs,
+                                       progress=not args.json, xnnpack=not args.no_xnnpack,
+                                       prepare_keras=pipeline.register_custom_layers)
     doc = bench.document(results, bench.db.settings_of(args, threads))
     if args.out:
         bench.write(doc, args.out)

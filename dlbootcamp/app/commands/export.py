@@ -10,10 +10,12 @@ data, int8 calibration data, the metric and the label names) or any .keras file.
 
 Writes into --out (default: RUN/export/, or export/ beside a .keras file):
   NAME.fp32.tflite  NAME.fp16.tflite  NAME.dynamic.tflite  NAME.int8.tflite  NAME.int8-full.tflite
-  NAME.onnx
-(--quantize picks the TFLite variants: int8 is int8 inside with float32 input/output, int8-full
+  NAME.onnx  NAME.int8.onnx (onnxruntime static QDQ int8, when int8 is among --quantize)
+(--quantize picks the variants: int8 is int8 inside with float32 input/output, int8-full
 has int8 input/output for microcontrollers and NPUs; a .keras SOURCE gets them only with
---calibration. ONNX is float32, opset 17, with a dynamic batch), each with a sidecar
+--calibration. ONNX is opset 17, with a dynamic batch). An int8 artifact of a run folder whose
+metric on the validation split drops more than --max-drop keeps its worst layers in float,
+one step at a time, until it holds; the table shows each step), each with a sidecar
 NAME....json (input names, shapes, dtypes, int8 scale/zero point, labels, preprocessing,
 operators) for device-side code, and NAME.export-report.json. TFLite files use built-in ops
 only (read back from each file; a Flex or custom op fails unless --allow-flex), so they run in
@@ -58,6 +60,10 @@ def add_arguments(p):
     g.add_argument("--quantize", default=None, metavar="MODES",
                    help="TFLite variants among fp32,fp16,dynamic,int8 (default: all four; for a .keras SOURCE "
                         "int8 only with --calibration)")
+    g.add_argument("--max-drop", type=float, default=None, metavar="D",
+                   help="run folder, int8: how much of the lesson's metric int8 may lose on the validation split "
+                        "(metric units; default: the lesson's quantized tolerance). When it loses more, the layers "
+                        "with the largest quantization error are kept in float, one at a time, until it holds")
     g.add_argument("--allow-flex", action="store_true",
                    help="keep TensorFlow (Flex) ops a model needs instead of failing; such a .tflite runs only "
                         "where the Flex delegate is linked in, so it is reported as not verified")
@@ -87,6 +93,8 @@ def check(args) -> None:
     formats = api.parse_choices(args.to or api.FORMATS, api.FORMATS, "--to")
     if args.quantize is not None:
         api.parse_choices(args.quantize, api.QUANTIZATIONS, "--quantize")
+    if args.max_drop is not None and not args.max_drop >= 0:
+        raise UserError(f"Invalid --max-drop {args.max_drop:g}: expected a number >= 0, in the metric's own units.")
     if args.board is not None:
         micro.check_board(args.board)
         if "micro" not in formats:
@@ -111,10 +119,20 @@ def run(args) -> int:
         raise UserError(f"{source} does not exist; expected a run folder from `dlbootcamp train` or a .keras file.")
     log = (lambda message: print(message, file=sys.stderr, flush=True)) if not args.json else None
 
-    from dlbootcamp.export import device_bench, keras_io
+    from dlbootcamp.export import device_bench, keras_io, serving
 
     if args.custom_objects:
         keras_io.import_custom_objects(args.custom_objects)
+    with serving.quiet_libraries():
+        return _export(args, source, formats, quantizations, micro, log)
+
+
+def _export(args, source, formats, quantizations, micro, log) -> int:
+    import json
+
+    from dlbootcamp.errors import ExportError, UserError
+    from dlbootcamp.export import api, device_bench
+
     try:
         if source.is_dir():
             if args.inputs or args.calibration:
@@ -125,8 +143,11 @@ def run(args) -> int:
             report = pipeline.export_run(source, args.out, formats=formats,
                                          quantizations=api.QUANTIZATIONS if quantizations is None else quantizations,
                                          force=args.force, unsafe=args.unsafe, allow_flex=args.allow_flex, log=log,
-                                         micro=micro, board=args.board)
+                                         micro=micro, board=args.board, max_drop=args.max_drop)
         else:
+            if args.max_drop is not None:
+                raise UserError("--max-drop applies to a run folder (its lesson's metric judges int8); a .keras file "
+                                "has no metric. Drop --max-drop, or export the run folder.")
             report = api.export_keras_file(source, args.out, inputs_npz=args.inputs, calibration_npz=args.calibration,
                                            formats=formats, quantizations=quantizations, force=args.force,
                                            unsafe=args.unsafe, allow_flex=args.allow_flex, log=log, micro=micro,

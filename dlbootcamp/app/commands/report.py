@@ -23,6 +23,7 @@ def add_arguments(p):
                    help="bench .json files, benchmark_model .txt logs, or folders (searched recursively)")
     p.add_argument("--out", type=pathlib.Path, help="folder for report.md and the PNGs (default: FOLDER/report "
                    "for a single folder, else ./report)")
+    p.add_argument("--force", action="store_true", help="replace an existing report.md and its pictures in --out")
     p.add_argument("--device", help="device name for benchmark_model logs (they do not name the phone)")
     p.add_argument("--title", default="Benchmark report", help="the report's heading")
 
@@ -33,7 +34,10 @@ def run(args) -> int:
     results, rows = report.collect(args.sources, device=args.device)
     report.attach_export_rows(results, rows)
     out = args.out or report.default_out(args.sources)
-    written = report.write_report(results, out, title=args.title, sources=args.sources)
+    written = report.write_report(results, out, title=args.title, sources=args.sources, force=args.force)
     print(report.markdown_table(results))
+    pareto = report.pareto_table(results)
+    if pareto:
+        print(f"\n{pareto}")
     print(f"\nwrote {', '.join(str(p) for p in written.values())}")
     return 0
