@@ -622,11 +622,11 @@ def _build_micro(model, name, path, sig, parity, calibration, reference, *, less
     row.update(changes=list(converted.changes), arena_bytes=arena, flash_bytes=flash, fits=fits)
     atomic.write_bytes(path, converted.content, overwrite=force)
     row["size_bytes"] = flash
-    names = ([t.name for t in sig.inputs], [t.name for t in sig.outputs])
-    runner = micro.MicroRunner(converted.content, arena, names)
+    runner = micro.MicroRunner(converted.content, arena)
     row["runtime"], row["batch_fixed"] = runner.runtime, 1
-    row["micro_vs_litert_steps"] = micro.compare_with_litert(converted.content, runner, path,
-                                                             [x[:micro.COMPARED] for x in parity])
+    by_name = dict(zip([t.name for t in sig.inputs], parity))  # the runner lists inputs as the file's signature does
+    row["micro_vs_litert_steps"] = micro.compare_with_litert(
+        converted.content, runner, path, [by_name.get(t.name, x)[:micro.COMPARED] for t, x in zip(runner.inputs, parity)])
     header, source = micro.c_sources(converted.content, name, arena, runner, labels)
     row["c_sources"] = [str(p) for p in micro.write_c_sources(path.parent, name, header, source, overwrite=force)]
     meta = sidecar.build(path, runner, fmt="micro", quantization="int8-full", model_name=model.name, lesson=lesson,

@@ -155,9 +155,13 @@ def _details(it, kind: str) -> list[dict]:
 
 
 class MicroRunner(device_bench.Runner):
-    """An artifact in the TFLite Micro host interpreter, one sample at a time (a board's batch)."""
+    """An artifact in the TFLite Micro host interpreter, one sample at a time (a board's batch).
 
-    def __init__(self, content: bytes, arena: int, names: tuple[list[str], list[str]] | None = None):
+    TFLM knows tensors by position only; the names (and which position is which input) come from
+    the file's signature, read with LiteRT, so feeds line up with the Keras model's inputs by name.
+    """
+
+    def __init__(self, content: bytes, arena: int):
         self.runtime = "tflite-micro"
         it, log = _load(content, arena)
         if it is None:
@@ -165,9 +169,10 @@ class MicroRunner(device_bench.Runner):
                                              f"({(log.strip().splitlines() or ['no message'])[0]}).")
         self.interpreter = it
         ins, outs = _details(it, "input"), _details(it, "output")
-        in_names, out_names = names or ([f"input_{i}" for i in range(len(ins))], [f"output_{i}" for i in range(len(outs))])
-        self.inputs = [self._tensor(n, d) for n, d in zip(in_names, ins)]
-        self.outputs = [self._tensor(n, d) for n, d in zip(out_names, outs)]
+        in_names, out_names, in_pos, out_pos = _signature_positions(content, len(ins), len(outs))
+        self._in_pos, self._out_pos = in_pos, out_pos
+        self.inputs = [self._tensor(n, ins[k]) for n, k in zip(in_names, in_pos)]
+        self.outputs = [self._tensor(n, outs[k]) for n, k in zip(out_names, out_pos)]
         self.batch_fixed = 1
 
     @staticmethod
@@ -180,10 +185,33 @@ class MicroRunner(device_bench.Runner):
 
     def invoke(self, feeds):
         it = self.interpreter
-        for i, x in enumerate(feeds):
-            it.set_input(np.ascontiguousarray(x), i)
+        for k, x in zip(self._in_pos, feeds):
+            it.set_input(np.ascontiguousarray(x), k)
         it.invoke()
-        return [np.array(it.get_output(i)) for i in range(len(self.outputs))]
+        return [np.array(it.get_output(k)) for k in self._out_pos]
+
+
+def _signature_positions(content: bytes, n_in: int, n_out: int):
+    """(input names, output names, their positions among the subgraph's inputs/outputs), in the order of
+    the file's signature, which is how LiteRT (and so every other runner here) lists them."""
+    try:
+        from ai_edge_litert import interpreter as lite
+    except ImportError:  # no LiteRT: positions are the names
+        return ([f"input_{i}" for i in range(n_in)], [f"output_{i}" for i in range(n_out)],
+                list(range(n_in)), list(range(n_out)))
+    it = lite.Interpreter(model_content=content)
+    graph_in = [d["index"] for d in it.get_input_details()]
+    graph_out = [d["index"] for d in it.get_output_details()]
+    sigs = it.get_signature_list()
+    if not sigs:
+        return ([d["name"] for d in it.get_input_details()], [d["name"] for d in it.get_output_details()],
+                list(range(n_in)), list(range(n_out)))
+    key = next(iter(sigs))
+    runner = it.get_signature_runner(key)
+    ins, outs = runner.get_input_details(), runner.get_output_details()
+    in_names, out_names = list(sigs[key]["inputs"]), list(sigs[key]["outputs"])
+    return (in_names, out_names, [graph_in.index(ins[n]["index"]) for n in in_names],
+            [graph_out.index(outs[n]["index"]) for n in out_names])
 
 
 def compare_with_litert(content: bytes, runner: MicroRunner, path: pathlib.Path, inputs: list[np.ndarray],
@@ -194,10 +222,12 @@ def compare_with_litert(content: bytes, runner: MicroRunner, path: pathlib.Path,
     ported from; XNNPACK's int8 kernels round differently (measured: up to 3 steps on a small MLP).
     """
     litert = device_bench.open_artifact(str(path), xnnpack=xnnpack)
+    by_name = dict(zip([t.name for t in runner.inputs], range(len(inputs))))
+    order = [by_name[t.name] for t in litert.inputs]  # both list the signature's inputs: the same order
     worst = 0
     for k in range(len(inputs[0])):
         feeds = [spec.quantize(x[k:k + 1]) for spec, x in zip(runner.inputs, inputs)]
-        a, b = runner.invoke(feeds), litert.invoke(feeds)
+        a, b = runner.invoke(feeds), litert.invoke([feeds[i] for i in order])
         worst = max([worst, *(int(np.max(np.abs(x.astype(np.int64) - y.astype(np.int64)))) for x, y in zip(a, b))])
     return worst
 
