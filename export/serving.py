@@ -273,6 +273,31 @@ QUIET_WARNINGS = (r".*structure of `?inputs`? doesn't match", r".*Skipping varia
 
 
 @contextlib.contextmanager
+def plain_embedding_lookups():
+    """While tracing, an ``Embedding`` looks its ids up with one ``tf.gather``.
+
+    Keras' ``ops.take`` first maps negative ids to the end of the table (``where(ids < 0, ids +
+    n, ids)``), which TFLite writes as a SELECT operator that TensorFlow Lite for Microcontrollers
+    has no kernel for. Token ids are never negative, so the lookup is the same for every valid
+    input; the micro export traces its graph inside this block.
+    """
+    import keras
+    import tensorflow as tf
+
+    original = keras.layers.Embedding.call
+
+    def call(self, inputs):
+        ids = inputs if inputs.dtype in (tf.int32, tf.int64) else tf.cast(inputs, tf.int32)
+        return tf.cast(tf.gather(self.embeddings, ids), self.compute_dtype)
+
+    keras.layers.Embedding.call = call
+    try:
+        yield
+    finally:
+        keras.layers.Embedding.call = original
+
+
+@contextlib.contextmanager
 def quiet_libraries():
     """TensorFlow's and Keras' own warnings off while exporting or benchmarking (errors still show).
 
