@@ -123,3 +123,26 @@ def until(ids, end_id: int) -> list[int]:
     """The ids written before ``end_id``."""
     ids = [int(i) for i in ids]
     return ids[:ids.index(end_id)] if end_id in ids else ids
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Scores the model after every epoch with ``score()`` (higher is better: the validation BLEU of
+    greedy decoding, say, which teacher-forced validation loss does not track); restores the best
+    epoch's weights when training ends and stops after ``patience`` epochs without a better score."""
+
+    def __init__(self, score, patience: int):
+        super().__init__()
+        self.score, self.patience = score, patience
+        self.scores: list[float] = []
+        self.best_epoch, self.weights = 0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.scores.append(float(self.score()))
+        if self.weights is None or self.scores[-1] > self.scores[self.best_epoch]:
+            self.best_epoch, self.weights = epoch, self.model.get_weights()
+        elif epoch - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)

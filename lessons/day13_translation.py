@@ -207,7 +207,9 @@ def _compile(task: Task, cfg: Config, name: str) -> keras.Model:
 
 def _fit(model, task: Task, *, epochs: int, batch_size: int, callbacks) -> keras.callbacks.History:
     start = task.vocabs[1].index[START]
-    mask = lambda y: (y > 0).astype(np.float32)  # noqa: E731 - padding after <end> carries no loss
+    # Padding after <end> (0) and words outside the vocabulary (1) carry no loss: a model taught to
+    # write <unk> for every rare word learns to write little else.
+    mask = lambda y: (y > 1).astype(np.float32)  # noqa: E731
     return model.fit([task.train.x, seq2seq.teacher_inputs(task.train.y, start)], task.train.y,
                      sample_weight=mask(task.train.y), epochs=epochs, batch_size=batch_size, verbose=0,
                      validation_data=([task.val.x, seq2seq.teacher_inputs(task.val.y, start)], task.val.y,
@@ -224,41 +226,25 @@ def train(cfg: Config, run) -> Trained:
     sentence_model = _compile(data.sentences, cfg, "sentence_translator")
     exports = {**seq2seq.inference_models(data.dates.shape, date_model),
                **seq2seq.inference_models(data.sentences.shape, sentence_model, prefix="sentence_")}
-    best = BestValidationBleu(exports, data.sentences, cfg.sentence_patience)
+    val_predict = {k: seq2seq.keras_predict(exports["sentence_" + k]) for k in ("encoder", "decoder_step")}
+    best = seq2seq.KeepBest(lambda: corpus_bleu(translate(val_predict, data.sentences, "val"),
+                                                data.sentences.pairs["val"][1]), cfg.sentence_patience)
     sentence_fit = _fit(sentence_model, data.sentences, epochs=cfg.sentence_epochs, batch_size=cfg.sentence_batch,
-                        callbacks=[best])
-    sentence_model.set_weights(best.weights)
-    run.log(f"  sentences: validation BLEU by epoch {[round(b, 2) for b in best.scores]}; kept epoch {best.epoch + 1}")
+                        callbacks=[best])  # keeps the epoch with the best validation BLEU
+    run.log(f"  sentences: validation BLEU by epoch {[round(b, 2) for b in best.scores]}; "
+            f"kept epoch {best.best_epoch + 1}")
     predict = {name: seq2seq.keras_predict(m) for name, m in exports.items()}
     metrics = evaluate(predict, data)
     dictionary = dictionary_baseline(data.sentences, run)
     metrics.update(sentences_dictionary_bleu=dictionary["sentences_bleu"],
                    sentences_bleu_gain_over_dictionary=metrics["sentences_bleu"] - dictionary["sentences_bleu"],
-                   sentences_val_bleu=best.scores[best.epoch])
+                   sentences_val_bleu=best.scores[best.best_epoch])
     history = {**training.history_dict(fit), **{f"sentences_{k}": v for k, v in training.history_dict(sentence_fit).items()},
                "sentences_val_bleu": best.scores}
     notes = save_pictures(predict, data, run, dictionary["translate"])
     return Trained(exports=exports, metrics=metrics, history=history, notes=notes,
                    baselines={"dateutil parser": parser_baseline(data.dates),
                               "word-by-word dictionary": {"sentences_bleu": dictionary["sentences_bleu"]}})
-
-
-class BestValidationBleu(keras.callbacks.Callback):
-    """Greedy-decodes the validation sentences after every epoch; keeps the weights of the best BLEU and
-    stops after ``patience`` epochs without a better one (validation loss rewards hedging, BLEU does not)."""
-
-    def __init__(self, exports, task: Task, patience: int):
-        super().__init__()
-        self.exports, self.task, self.patience = exports, task, patience
-        self.scores, self.epoch, self.weights = [], 0, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        predict = {k: seq2seq.keras_predict(self.exports["sentence_" + k]) for k in ("encoder", "decoder_step")}
-        self.scores.append(corpus_bleu(translate(predict, self.task, "val"), self.task.pairs["val"][1]))
-        if self.weights is None or self.scores[-1] > self.scores[self.epoch]:
-            self.epoch, self.weights = epoch, self.model.get_weights()
-        elif epoch - self.epoch >= self.patience:
-            self.model.stop_training = True
 
 
 def corpus_bleu(hypotheses, references) -> float:

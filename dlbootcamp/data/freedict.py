@@ -45,8 +45,9 @@ _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # Typographic marks -> plain ones, so "„bevor“" and '"bevor"' are the same token.
 _NORMALISE = str.maketrans({"„": '"', "“": '"', "”": '"', "‚": "'", "‘": "'", "’": "'", "–": "-", "—": "-",
                             "…": "...", "\u00a0": " "})
-_PLACEHOLDERS = re.compile(r"\b(sb|sth|so|etw|jd[nmrs]?|jds)\.(?=\W|$)", re.I)
+_PLACEHOLDERS = re.compile(r"\b(sb|sth|etw|jd[nmrs]?|jds)\.(?=\W|$)", re.I)
 _END = re.compile(r"[.!?]['\"]?$")
+MAX_PHRASE = 3  # headwords of at most this many words are read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +118,7 @@ RULES = (
     ("an English sentence (capital first, ends with . ! or ?)",
      lambda e, g: (e, g) if re.match(r"^[\"']?[A-Z]", e) and _END.search(e) else None),
     ("no quoted speech ('Get back!' she hissed.)",
-     lambda e, g: None if re.match(r"^['\"]", normalise(e)) or re.search(r"\s'|'\s|'$", normalise(e)) else (e, g)),
+     lambda e, g: None if re.match(r"^['\"]", normalise(e)) else (e, g)),
     ("3-10 English words", lambda e, g: (e, g) if 3 <= words(e) <= 10 else None),
     ("quotes, dashes normalised; the first German translation",
      lambda e, g: (normalise(e), first_german(normalise(g)))),
@@ -208,7 +209,7 @@ def _headwords(path: str) -> dict[str, tuple[tuple[str, int], ...]]:
     senses = collections.defaultdict(list)
     for line in index.read_text(encoding="utf-8").splitlines():
         parts = line.split("\t")
-        if len(parts) != 3 or not parts[0] or parts[0][0] == " ":
+        if len(parts) != 3 or not parts[0] or parts[0][0] == " " or parts[0].count(" ") >= MAX_PHRASE:
             continue
         entry = raw[_b64(parts[1]):_b64(parts[1]) + _b64(parts[2])].decode("utf-8").split("\n")
         if len(entry) < 2:
