@@ -77,6 +77,7 @@ class Config:
     sentence_patience: int = 4  # stop after this many epochs without a better validation BLEU
     sentence_batch: int = 64
     sentence_limit: int = 0  # use only the first N training sentences (0: all)
+    sentence_copy: bool = True  # sentences: a pointer-generator that may copy dictionary translations
     seed: int = 0  # date days and sentences per split, sampled formats, initial weights
 
     @classmethod
@@ -107,6 +108,14 @@ class Task(datasets.Splits):
     pairs: dict = dataclasses.field(default_factory=dict)
     vocabs: tuple = ()  # (source, target) text.Vocabulary
     shape: seq2seq.Shape | None = None
+    # sentences (a pointer-generator): split -> (copy ids (N, length), each source token's one-word dictionary
+    # translation as text, copy targets (N, steps, 1 + length): the id to write, then which positions are right)
+    copy: dict = dataclasses.field(default_factory=dict)
+
+    def inputs(self, split: str):
+        """What the encoder takes."""
+        x = getattr(self, split).x
+        return [x, self.copy[split][0]] if self.copy else x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +128,8 @@ class TranslationData:
         return {"dates": self.dates.sizes(), "sentences": self.sentences.sizes()}
 
 
-def _task(pairs: dict, vocabs, length: int, steps: int, embed: int, units: int, dropout: float, source: str) -> Task:
+def _task(pairs: dict, vocabs, length: int, steps: int, embed: int, units: int, dropout: float, source: str,
+          table: dict | None = None) -> Task:
     source_vocab, target_vocab = vocabs
 
     def encode(sources, targets) -> datasets.Split:
@@ -128,9 +138,19 @@ def _task(pairs: dict, vocabs, length: int, steps: int, embed: int, units: int, 
         y[np.arange(len(y)), (y > 0).sum(1)] = target_vocab.index[END]
         return datasets.Split(source_vocab.encode_batch(sources, length), y)
 
-    shape = seq2seq.Shape(length, steps, len(source_vocab), len(target_vocab), embed, units, dropout, unroll=True)
-    return Task(*(encode(*pairs[s]) for s in ("train", "val", "test")), source=source, pairs=pairs, vocabs=vocabs,
-                shape=shape)
+    shape = seq2seq.Shape(length, steps, len(source_vocab), len(target_vocab), embed, units, dropout, unroll=True,
+                          copy=table is not None)
+    splits = {s: encode(*pairs[s]) for s in ("train", "val", "test")}
+    copy = {}
+    for s in splits if table is not None else ():
+        words = [freedict.candidates(text.tokens(e)[:length], table) + [""] * length for e in pairs[s][0]]
+        words = [w[:length] for w in words]
+        ids = np.array([[target_vocab.index.get(w, 1) if w else 0 for w in row] for row in words], np.int32)
+        targets = [text.tokens(g)[:steps - 1] for g in pairs[s][1]]
+        flags = np.array([[[t < len(g) and w == g[t] and w != "" for w in row] for t in range(steps)]
+                          for row, g in zip(words, targets)], np.int32)
+        copy[s] = (ids, words, np.concatenate([splits[s].y[..., None], flags], -1))
+    return Task(*splits.values(), source=source, pairs=pairs, vocabs=vocabs, shape=shape, copy=copy)
 
 
 def load_data(cfg: Config) -> TranslationData:
@@ -148,7 +168,8 @@ def load_data(cfg: Config) -> TranslationData:
     german = text.Vocabulary.build(pairs["train"][1], "token", min_count=cfg.sentence_min_count)
     target_vocab = text.Vocabulary([START, END, *german.tokens[2:]], "token")
     sentence_task = _task(pairs, (source_vocab, target_vocab), SENTENCE_LENGTH, SENTENCE_STEPS, cfg.sentence_embed,
-                          cfg.sentence_units, cfg.sentence_dropout, f"debian:{freedict.PACKAGE} (seed {cfg.seed})")
+                          cfg.sentence_units, cfg.sentence_dropout, f"debian:{freedict.PACKAGE} (seed {cfg.seed})",
+                          freedict.one_word_translations() if cfg.sentence_copy else None)
     return TranslationData(date_task, sentence_task, counts)
 
 
@@ -167,16 +188,17 @@ def representative_data(data: TranslationData, n: int = 200, split: str = "train
         start, width = task.vocabs[1].index[START], 2 * task.shape.units
         if exports is not None:
             fed: list = []
-            seq2seq.greedy_decode(seq2seq.keras_predict(exports[prefix + "encoder"]),
-                                  seq2seq.keras_predict(exports[prefix + "decoder_step"]), part.x[:m],
-                                  start_id=start, steps=task.shape.target_steps, record=fed)
+            decode({k: seq2seq.keras_predict(exports[prefix + k]) for k in ("encoder", "decoder_step")}, task, "",
+                   split, m, record=fed)
             rows = rng.choice(m * task.shape.target_steps, m, replace=False)
             step = [np.concatenate(a)[rows] for a in zip(*fed)]
         else:
             previous = seq2seq.teacher_inputs(part.y[:m], start)[np.arange(m), rng.integers(0, part.y.shape[1], m)]
             step = [previous[:, None], rng.uniform(-1, 1, (m, width)).astype(np.float32),
                     rng.uniform(-1, 1, (m, task.shape.source_length, width)).astype(np.float32)]
-        out[prefix + "encoder"], out[prefix + "decoder_step"] = part.x[:m], step
+        inputs = task.inputs(split)
+        out[prefix + "encoder"] = [a[:m] for a in inputs] if task.copy else inputs[:m]
+        out[prefix + "decoder_step"] = step
     return out
 
 
@@ -189,31 +211,43 @@ def sidecar(data: TranslationData) -> dict:
                 f"{prefix}source_length": task.shape.source_length, f"{prefix}target_steps": task.shape.target_steps,
                 f"{prefix}start_id": target_vocab.index[START], f"{prefix}end_id": target_vocab.index[END]}
 
-    return {**constants(data.dates, ""), **constants(data.sentences, "sentence_"),
+    table = freedict.one_word_translations() if data.sentences.copy else {}
+    copy = {w: table[w] for w in data.sentences.vocabs[0].tokens if w in table}  # a device ships the full table
+    return {**constants(data.dates, ""), **constants(data.sentences, "sentence_"), "sentence_copy_candidates": copy,
             "preprocessing": ("dates: characters -> ids with source_vocabulary; sentences: text.tokens (words and "
                               "punctuation, case kept) -> ids with sentence_source_vocabulary; padded with 0; greedy "
                               "decoding: encoder once, then decoder_step fed its previous id (start_id first) and "
-                              "state until end_id; batch 1")}
+                              "state until end_id; batch 1. sentence_encoder also takes copy_ids: each English token's one-word "
+                              "dictionary translation (sentence_copy_candidates) as a target id (1 outside the "
+                              "vocabulary, 0 none); a sentence_decoder_step id >= len(target vocabulary) writes the "
+                              "candidate of source position id - len(target vocabulary)")}
 
 
 # --- train ---------------------------------------------------------------------------------------
 
 def _compile(task: Task, cfg: Config, name: str) -> keras.Model:
     model = seq2seq.build(task.shape, name=name)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=[])
+    loss = (seq2seq.copy_loss(task.shape.target_size) if task.shape.copy
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, weighted_metrics=[])
     return model
 
 
 def _fit(model, task: Task, *, epochs: int, batch_size: int, callbacks) -> keras.callbacks.History:
     start = task.vocabs[1].index[START]
-    # Padding after <end> (0) and words outside the vocabulary (1) carry no loss: a model taught to
-    # write <unk> for every rare word learns to write little else.
-    mask = lambda y: (y > 1).astype(np.float32)  # noqa: E731
-    return model.fit([task.train.x, seq2seq.teacher_inputs(task.train.y, start)], task.train.y,
-                     sample_weight=mask(task.train.y), epochs=epochs, batch_size=batch_size, verbose=0,
-                     validation_data=([task.val.x, seq2seq.teacher_inputs(task.val.y, start)], task.val.y,
-                                      mask(task.val.y)), callbacks=callbacks)
+
+    def part(split: str):
+        """Inputs, targets and weights: padding after <end> (0) and words the model can neither write
+        nor copy (<unk>, 1) carry no loss - a model taught to write <unk> learns to write little else."""
+        y = getattr(task, split).y
+        inputs = task.inputs(split) if task.copy else [task.inputs(split)]
+        target = task.copy[split][2] if task.copy else y
+        weight = (y > 1) | (target[..., 1:].any(-1) if task.copy else False)
+        return [*inputs, seq2seq.teacher_inputs(y, start)], target, weight.astype(np.float32)
+
+    x, y, weight = part("train")
+    return model.fit(x, y, sample_weight=weight, validation_data=part("val"), epochs=epochs, batch_size=batch_size,
+                     verbose=0, callbacks=callbacks)
 
 
 def train(cfg: Config, run) -> Trained:
@@ -290,17 +324,24 @@ def parser_baseline(task: Task) -> dict[str, float]:
 
 # --- evaluate: greedy decoding, the loop a device runs -------------------------------------------------
 
-def decode(predict: dict, task: Task, prefix: str, x: np.ndarray):
-    return seq2seq.greedy_decode(predict[prefix + "encoder"], predict[prefix + "decoder_step"], x,
-                                 start_id=task.vocabs[1].index[START], steps=task.shape.target_steps)
+def decode(predict: dict, task: Task, prefix: str, split: str, n: int | None = None, record: list | None = None):
+    """Greedy decoding of a split's first ``n`` examples: ids written and attention weights."""
+    inputs = [a[:n] for a in task.inputs(split)] if task.copy else task.inputs(split)[:n]
+    return seq2seq.greedy_decode(predict[prefix + "encoder"], predict[prefix + "decoder_step"], inputs,
+                                 start_id=task.vocabs[1].index[START], steps=task.shape.target_steps,
+                                 copy_ids=task.copy[split][0][:n] if task.copy else None, record=record)
+
+
+def words_written(task: Task, split: str, written: np.ndarray) -> list[list[str]]:
+    """Each row's tokens before <end>; an id past the vocabulary is a copied dictionary translation."""
+    vocab = task.vocabs[1]
+    return [[vocab.tokens[i] if i < len(vocab) else task.copy[split][1][row][i - len(vocab)] or vocab.tokens[1]
+             for i in seq2seq.until(ids, vocab.index[END])] for row, ids in enumerate(written)]
 
 
 def translate(predict: dict, task: Task, split: str, prefix: str = "") -> list[str]:
     """German text of a split's sentences (``predict`` keyed encoder/decoder_step after ``prefix``)."""
-    target_vocab = task.vocabs[1]
-    written, _ = decode(predict, task, prefix, getattr(task, split).x)
-    return [text.detokenize([target_vocab.tokens[i] for i in seq2seq.until(row, target_vocab.index[END])])
-            for row in written]
+    return [text.detokenize(tokens) for tokens in words_written(task, split, decode(predict, task, prefix, split)[0])]
 
 
 def to_text(ids: np.ndarray) -> str:
@@ -312,7 +353,7 @@ def to_text(ids: np.ndarray) -> str:
 def evaluate(predict: dict, data: TranslationData) -> dict[str, float]:
     """Dates: exact match (every character and <end> right) and per-character accuracy on test days.
     Sentences: corpus BLEU of the German written for the test sentences against their references."""
-    written, _ = decode(predict, data.dates, "", data.dates.test.x)
+    written, _ = decode(predict, data.dates, "", "test")
     right = written == data.dates.test.y
     german = translate(predict, data.sentences, "test", "sentence_")
     return {"test_exact_match": float(right.all(1).mean()), "test_char_accuracy": float(right[:, :-1].mean()),
@@ -332,7 +373,7 @@ def save_pictures(predict: dict, data: TranslationData, run, dictionary, shown: 
     plt = plots.pyplot()
     task, target_vocab = data.dates, vocabularies()[1]
     sources, targets = task.pairs["test"]
-    written, weights = decode(predict, task, "", task.test.x)
+    written, weights = decode(predict, task, "", "test")
     # Where does the decoder look while it writes each character?
     picks = [int(np.argmax([len(s) for s in sources]))] + list(range(shown - 1))
     fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 3.6), squeeze=False)
@@ -358,13 +399,15 @@ def save_pictures(predict: dict, data: TranslationData, run, dictionary, shown: 
     # Sentences: attention on a real test sentence, and translations side by side.
     task, (source_vocab, target_vocab) = data.sentences, data.sentences.vocabs
     english, german = task.pairs["test"]
-    written, weights = decode(predict, task, "sentence_", task.test.x)
-    model = translate(predict, task, "test", "sentence_")
+    written, weights = decode(predict, task, "sentence_", "test")
+    model_tokens = words_written(task, "test", written)
+    model = [text.detokenize(tokens) for tokens in model_tokens]
     i = int(np.argmax([len(text.tokens(s)) if len(text.tokens(s)) <= 8 else 0 for s in english]))
     fig, ax = plt.subplots(figsize=(6, 5))
     tokens = [t if t in source_vocab else f"{t}?" for t in text.tokens(english[i])][:task.shape.source_length]
-    out = [target_vocab.tokens[t] for t in seq2seq.until(written[i], target_vocab.index[END])] + ["<end>"]
-    _heatmap(ax, weights[i], tokens, out, f"{english[i]}\n(reference: {german[i]})")
+    copied = [t >= len(target_vocab) for t in seq2seq.until(written[i], target_vocab.index[END])]
+    out = [f"{w} (copied)" if c else w for w, c in zip(model_tokens[i], copied)]
+    _heatmap(ax, weights[i], tokens, out + ["<end>"], f"{english[i]}\n(reference: {german[i]})")
     ax.set(xlabel="English (? = not in the vocabulary)", ylabel="German written")
     fig.tight_layout()
     run.save_figure(fig, "sentence_attention")

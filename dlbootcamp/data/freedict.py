@@ -260,3 +260,14 @@ def word_by_word(sentence: str, table: dict[str, str], *, longest: int = 1, lowe
             i += 1
     text = re.sub(r" ([.,!?;:])", r"\1", " ".join(out))
     return text[:1].upper() + text[1:]
+
+
+def one_word_translations(sense: str = "most examples") -> dict[str, str]:
+    """English word -> its German translation where that is one word ("dog" -> "Hund"; "is" ->
+    "befindet sich" is left out): the candidates a translator may copy into its output."""
+    return {k: v for k, v in dictionary(sense).items() if " " not in k and re.fullmatch(r"\w+", v)}
+
+
+def candidates(tokens, table: dict[str, str]) -> list[str]:
+    """Per token, its one-word translation (exact case first, then lower-cased), or "" for none."""
+    return [table.get(t) or table.get(t.lower()) or "" if re.match(r"\w", t) else "" for t in tokens]
