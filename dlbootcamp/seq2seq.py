@@ -194,14 +194,18 @@ class KeepBest(keras.callbacks.Callback):
     greedy decoding, say, which teacher-forced validation loss does not track); restores the best
     epoch's weights when training ends and stops after ``patience`` epochs without a better score."""
 
-    def __init__(self, score, patience: int):
+    def __init__(self, score, patience: int, log=None):
         super().__init__()
-        self.score, self.patience = score, patience
+        self.score, self.patience, self.log = score, patience, log
         self.scores: list[float] = []
         self.best_epoch, self.weights = 0, None
 
     def on_epoch_end(self, epoch, logs=None):
         self.scores.append(float(self.score()))
+        if self.log is not None:
+            logs = logs or {}
+            self.log(f"  epoch {epoch + 1}  loss {logs.get('loss', float('nan')):.4f}  "
+                     f"val_loss {logs.get('val_loss', float('nan')):.4f}  score {self.scores[-1]:.3f}")
         if self.weights is None or self.scores[-1] > self.scores[self.best_epoch]:
             self.best_epoch, self.weights = epoch, self.model.get_weights()
         elif epoch - self.best_epoch >= self.patience:
@@ -210,3 +214,14 @@ class KeepBest(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.weights is not None:
             self.model.set_weights(self.weights)
+
+
+def copy_arrays(candidates: list[list[str]], targets: list[list[str]], index: dict[str, int], y: np.ndarray):
+    """A pointer-generator's extra arrays, from each example's candidate per source position ("" for
+    none, padded to the source length) and its target tokens: ``copy_ids`` (N, source length), the
+    candidates' target ids (1 outside the vocabulary, 0 none), and the training targets (N, steps,
+    1 + source length): ``y`` (the id to write), then 1 where a position's candidate is the right word."""
+    ids = np.array([[index.get(w, 1) if w else 0 for w in row] for row in candidates], np.int32)
+    flags = np.array([[[t < len(g) and w == g[t] and w != "" for w in row] for t in range(y.shape[1])]
+                      for row, g in zip(candidates, targets)], np.int32)
+    return ids, np.concatenate([y[..., None], flags], -1)

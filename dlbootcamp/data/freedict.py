@@ -271,3 +271,20 @@ def one_word_translations(sense: str = "most examples") -> dict[str, str]:
 def candidates(tokens, table: dict[str, str]) -> list[str]:
     """Per token, its one-word translation (exact case first, then lower-cased), or "" for none."""
     return [table.get(t) or table.get(t.lower()) or "" if re.match(r"\w", t) else "" for t in tokens]
+
+
+def tune_word_by_word(sources, references, score) -> tuple[dict, object]:
+    """Word-by-word lookup tuned fairly: every combination of sense (first / most examples), longest
+    headword (1-3 words), lower-casing and unknown-word rule, scored by ``score(translations, references)``
+    on the sentences given (validation). Returns the best settings and a function sentence -> German."""
+    tables = {sense: dictionary(sense) for sense in ("first", "most examples")}
+    grid = [dict(sense=s, longest=n, lowercase=c, unknown=u) for s in tables for n in range(1, MAX_PHRASE + 1)
+            for c in (True, False) for u in ("copy", "drop")]
+
+    def translator(choice: dict):
+        options = {k: v for k, v in choice.items() if k != "sense"}
+        return lambda sentence: word_by_word(sentence, tables[choice["sense"]], **options)
+
+    scores = [score([translator(choice)(s) for s in sources], references) for choice in grid]
+    best = grid[int(np.argmax(scores))]
+    return {**best, "validation_score": max(scores)}, translator(best)

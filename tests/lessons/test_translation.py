@@ -56,7 +56,8 @@ def _oracle(module, data, fed, wrong_row=None):
         targets[""][wrong_row, 3] = (targets[""][wrong_row, 3] + 1 - 4) % 10 + 4  # one digit off
     out = {}
     for prefix, task in tasks.items():
-        y, size, length, clock = targets[prefix], task.shape.target_size, task.shape.source_length, {"t": 0}
+        y, length, clock = targets[prefix], task.shape.source_length, {"t": 0}
+        size = task.shape.target_size + (length if task.shape.copy else 0)  # a pointer-generator: + source positions
 
         def encoder(x, clock=clock):
             clock["t"] = 0
@@ -149,23 +150,34 @@ def test_quick_run_saves_both_translators_attention_maps_and_both_baselines(quic
 
 
 def _device_translate(folder, quantization: str, sentence: str, prefix: str = ""):
-    """Greedy decoding as a device runs it: NumPy, the sidecar and the two artifacts, nothing else."""
+    """Greedy decoding as a device runs it: NumPy, the sidecar and the two artifacts, nothing else.
+    Returns the encoder's inputs, the ids written, the attention weights and the sidecar."""
     from dlbootcamp.export import device_bench
 
     encoder = device_bench.open_artifact(str(folder / f"{prefix}encoder.{quantization}.tflite"))
     step = device_bench.open_artifact(str(folder / f"{prefix}decoder_step.{quantization}.tflite"))
     meta = device_bench.read_sidecar(str(folder / f"{prefix}encoder.{quantization}.tflite"))
     source = text.Vocabulary.from_dict(meta[f"{prefix}source_vocabulary"])
-    ids = source.encode_batch([sentence], meta[f"{prefix}source_length"])
-    enc = dict(zip([t.name for t in encoder.outputs], encoder.predict(ids)))
+    target = text.Vocabulary.from_dict(meta[f"{prefix}target_vocabulary"])
+    length = meta[f"{prefix}source_length"]
+    inputs = {"source_ids": source.encode_batch([sentence], length)}
+    copy_ids = np.zeros((1, length), np.int32)
+    if prefix:  # the sentence encoder also takes each word's one-word dictionary translation, as a target id
+        table = meta["sentence_copy_candidates"]
+        words = [table.get(t) or table.get(t.lower(), "") for t in source.tokenize(sentence)][:length]
+        copy_ids[0, :len(words)] = [target.index.get(w, 1) if w else 0 for w in words]
+        inputs["copy_ids"] = copy_ids
+    enc = dict(zip([t.name for t in encoder.outputs], encoder.predict(*[inputs[t.name] for t in encoder.inputs])))
     previous, state, written, weights = np.array([[meta[f"{prefix}start_id"]]], np.int32), enc["state"], [], []
     for _ in range(meta[f"{prefix}target_steps"]):
         feeds = {"previous_id": previous, "state": state, "encoded": enc["encoded"]}
         out = dict(zip([t.name for t in step.outputs], step.predict(*[feeds[t.name] for t in step.inputs])))
-        previous, state = out["logits"].argmax(-1).astype(np.int32)[:, None], out["new_state"]
-        written.append(int(previous[0, 0]))
+        i = int((out["probabilities"] if prefix else out["logits"]).argmax(-1)[0])
+        fed = i if i < len(target) else max(int(copy_ids[0, i - len(target)]), 1)  # a copy: its candidate's id
+        previous, state = np.array([[fed]], np.int32), out["new_state"]
+        written.append(i)
         weights.append(out["attention"][0])
-    return ids, written, np.array(weights), meta
+    return inputs, written, np.array(weights), meta
 
 
 @needs_freedict
@@ -187,13 +199,14 @@ def test_export_parity_and_the_same_translation_on_keras_and_tflite(quick_run, t
     assert 0 <= int8["other_metrics"]["sentences_bleu"] <= 100  # the sentence metric on the int8 artifacts too
 
     for prefix, sentence in (("", "21 November 2026"), ("sentence_", "I am very tired today.")):
-        ids, written, weights, meta = _device_translate(tmp_path, "fp32", sentence, prefix)
+        inputs, written, weights, meta = _device_translate(tmp_path, "fp32", sentence, prefix)
         assert meta["batch_fixed"] == 1
         keras_predict = {n: (lambda m: lambda x: m.predict(x, verbose=0))(exports[prefix + n])
                          for n in ("encoder", "decoder_step")}
         keras_written, keras_weights = seq2seq.greedy_decode(
-            keras_predict["encoder"], keras_predict["decoder_step"], ids, start_id=meta[f"{prefix}start_id"],
-            steps=meta[f"{prefix}target_steps"])
+            keras_predict["encoder"], keras_predict["decoder_step"],
+            [inputs["source_ids"], inputs["copy_ids"]] if prefix else inputs["source_ids"],
+            start_id=meta[f"{prefix}start_id"], steps=meta[f"{prefix}target_steps"], copy_ids=inputs.get("copy_ids"))
         assert written == keras_written[0].tolist()
         np.testing.assert_allclose(weights, keras_weights[0], atol=1e-4)
     _, int8_written, _, _ = _device_translate(tmp_path, "int8", "21 November 2026")
