@@ -225,3 +225,18 @@ def copy_arrays(candidates: list[list[str]], targets: list[list[str]], index: di
     flags = np.array([[[t < len(g) and w == g[t] and w != "" for w in row] for t in range(y.shape[1])]
                       for row, g in zip(candidates, targets)], np.int32)
     return ids, np.concatenate([y[..., None], flags], -1)
+
+
+def step_inputs(shape: Shape, n: int, rng: np.random.Generator, *, recorded: list | None = None,
+                previous_ids: np.ndarray | None = None) -> list[np.ndarray]:
+    """``n`` decoder-step inputs [previous id, state, encoder vectors] for calibration and parity: drawn
+    from what ``greedy_decode(record=...)`` fed the step, or, without a record, ``previous_ids`` (N, steps)
+    with state and encoder vectors drawn in (-1, 1), the range a GRU's output lives in (enough for
+    parity, a poor int8 calibration of the step's inner activations)."""
+    if recorded is not None:
+        rows = rng.choice(sum(len(r[0]) for r in recorded), n, replace=False)
+        return [np.concatenate(a)[rows] for a in zip(*recorded)]
+    previous = previous_ids[np.arange(n), rng.integers(0, previous_ids.shape[1], n)][:, None]
+    width = 2 * shape.units
+    return [previous, rng.uniform(-1, 1, (n, width)).astype(np.float32),
+            rng.uniform(-1, 1, (n, shape.source_length, width)).astype(np.float32)]

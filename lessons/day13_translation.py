@@ -172,28 +172,20 @@ TASKS = {"": "dates", "sentence_": "sentences"}  # export-name prefix -> task
 
 
 def representative_data(data: TranslationData, n: int = 200, split: str = "train", exports=None) -> dict:
-    """Inputs per export. The decoder steps' inputs are what the decoding loop feeds them: with the
-    trained models at hand (``exports``) they are recorded while decoding the split; without, state and
-    encoder vectors are drawn in (-1, 1), the range a GRU's output lives in (enough for parity)."""
+    """Inputs per export. The decoder steps get what the decoding loop feeds them: recorded while the
+    trained models (``exports``) decode the split, or, without them, drawn (``seq2seq.step_inputs``)."""
     rng, out = np.random.default_rng(0), {}
     for prefix, name in TASKS.items():
         task = getattr(data, name)
-        part = getattr(task, split)
-        m = min(n, len(part))
-        start, width = task.vocabs[1].index[START], 2 * task.shape.units
+        m, fed = min(n, len(getattr(task, split))), None
         if exports is not None:
-            fed: list = []
+            fed = []
             decode({k: seq2seq.keras_predict(exports[prefix + k]) for k in ("encoder", "decoder_step")}, task, "",
                    split, m, record=fed)
-            rows = rng.choice(m * task.shape.target_steps, m, replace=False)
-            step = [np.concatenate(a)[rows] for a in zip(*fed)]
-        else:
-            previous = seq2seq.teacher_inputs(part.y[:m], start)[np.arange(m), rng.integers(0, part.y.shape[1], m)]
-            step = [previous[:, None], rng.uniform(-1, 1, (m, width)).astype(np.float32),
-                    rng.uniform(-1, 1, (m, task.shape.source_length, width)).astype(np.float32)]
+        teacher = seq2seq.teacher_inputs(getattr(task, split).y[:m], task.vocabs[1].index[START])
+        out[prefix + "decoder_step"] = seq2seq.step_inputs(task.shape, m, rng, recorded=fed, previous_ids=teacher)
         inputs = task.inputs(split)
         out[prefix + "encoder"] = [a[:m] for a in inputs] if task.copy else inputs[:m]
-        out[prefix + "decoder_step"] = step
     return out
 
 
