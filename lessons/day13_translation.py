@@ -16,10 +16,11 @@ at every source vector at every step, and its weights show where it reads while 
    trained on), as word and punctuation tokens. A few thousand sentences cannot teach a vocabulary,
    so the decoder may also *copy* (a pointer-generator): each English word arrives with its one-word
    dictionary translation, and at every step the model mixes writing a word it knows with copying
-   the candidate of the word it attends to. It learns what the dictionary cannot: which words to
-   leave out, articles, word order. Scored by held-out corpus BLEU (sacrebleu) against word-by-word
-   dictionary lookup (same package, settings tuned on validation); both stay far from a useful
-   translator (production systems train on millions of pairs), as the run notes show.
+   the candidate of the word it attends to, so it can add what lookup cannot: articles, function
+   words, some word order. Scored by held-out corpus BLEU (sacrebleu) against word-by-word
+   dictionary lookup (same package, settings tuned on validation): about 4.7 against 3.5 over three
+   seeds - both far from a useful translator (production systems train on millions of pairs), as
+   the run notes show.
 
 On a device. Tokenisation and the dictionary lookup stay outside the graphs (string ops are not
 TFLite ops); vocabularies and copy candidates ship in the sidecar. Each task exports an encoder and
