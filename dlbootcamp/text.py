@@ -14,8 +14,9 @@ A :class:`Vocabulary` is written into every artifact's sidecar as JSON
     ids = vocab.encode("In the beginning")            # int32 ids, ready to feed
     print(vocab.decode(ids))
 
-Two levels: ``"word"`` (lower-cased words, ``WORD_PATTERN``) and ``"char"`` (every
-character, case kept). Id 0 is padding and id 1 stands for anything not in the vocabulary.
+Three levels: ``"word"`` (lower-cased words, ``WORD_PATTERN``), ``"token"`` (words in any
+alphabet and single punctuation marks, case kept, ``TOKEN_PATTERN``: "Wie wär's?" -> Wie, wär,
+', s, ?) and ``"char"`` (every character, case kept). Id 0 is padding and id 1 stands for anything not in the vocabulary.
 """
 
 from __future__ import annotations
@@ -27,13 +28,26 @@ import numpy as np
 
 SCHEMA = "dlbootcamp.vocabulary/1"
 WORD_PATTERN = r"[a-z]+(?:'[a-z]+)?"
+TOKEN_PATTERN = r"\w+|[^\w\s]"
 PAD, UNKNOWN = "<pad>", "<unk>"
-_LEVELS = ("word", "char")
+_LEVELS = ("word", "token", "char")
 
 
 def words(text: str) -> list[str]:
     """Lower-cased words: letters with an optional apostrophe part ("lord's")."""
     return re.findall(WORD_PATTERN, text.lower())
+
+
+def tokens(text: str) -> list[str]:
+    """Words (any alphabet, case kept) and punctuation marks, one token each."""
+    return re.findall(TOKEN_PATTERN, text)
+
+
+def detokenize(tokens_: list[str]) -> str:
+    """Tokens back to text: no space before . , ! ? ; : or around an apostrophe ("wär ' s" -> "wär's")."""
+    text = " ".join(tokens_)
+    text = re.sub(r" ([.,!?;:%)])", r"\1", text)
+    return re.sub(r"(\w) ' (\w)", r"\1'\2", text)
 
 
 def sentences(text: str) -> list[str]:
@@ -71,7 +85,9 @@ class Vocabulary:
         return token in self.index and self.index[token] > 1
 
     def tokenize(self, text: str) -> list[str]:
-        return words(text) if self.level == "word" else list(text)
+        if self.level == "word":
+            return words(text)
+        return tokens(text) if self.level == "token" else list(text)
 
     def encode(self, text: str) -> np.ndarray:
         """int32 ids of a text's tokens; unknown tokens become 1."""
@@ -93,7 +109,7 @@ class Vocabulary:
     def to_dict(self) -> dict:
         """The JSON form written into artifact sidecars."""
         return {"schema": SCHEMA, "level": self.level, "lowercase": self.level == "word",
-                "pattern": WORD_PATTERN if self.level == "word" else None,
+                "pattern": {"word": WORD_PATTERN, "token": TOKEN_PATTERN}.get(self.level),
                 "pad_id": 0, "unknown_id": 1, "tokens": list(self.tokens)}
 
     @classmethod

@@ -23,6 +23,11 @@ needs_kjv = pytest.mark.skipif(
     reason="King James Bible corpus missing: apt-get install bible-kjv bible-kjv-text",
 )
 
+needs_freedict = pytest.mark.skipif(
+    not pathlib.Path("/usr/share/dictd/freedict-eng-deu.dict.dz").exists(),
+    reason="FreeDict English-German dictionary missing: apt-get install dict-freedict-eng-deu",
+)
+
 
 @pytest.fixture
 def cli(capsys):

@@ -121,3 +121,15 @@ def generate(*, train: int, val: int, test: int, seed: int) -> dict[str, Pairs]:
     sizes = {"train": train, "val": val, "test": test}
     return {split: sample(days[split], sizes[split], seed=seed * 1000 + i)
             for i, split in enumerate(("train", "val", "test"))}
+
+
+def parse_with_dateutil(text: str) -> str:
+    """What a programmer writes instead of a network: ``dateutil.parser.parse`` (day first, fuzzy) -> ISO,
+    "" where it gives up. Its two-digit years follow its own rule (within 50 years of today), not this
+    generator's (1950-2049), so dd.mm.yy dates before 1977 come out a century late."""
+    from dateutil import parser
+
+    try:
+        return parser.parse(text, dayfirst=True, fuzzy=True).date().isoformat()
+    except (ValueError, OverflowError):
+        return ""

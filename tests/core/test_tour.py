@@ -7,13 +7,14 @@ with several exports (translation, captioning) benchmark each NAME.keras and its
 import json
 
 import pytest
-from conftest import FASHION, needs_kjv
+from conftest import FASHION, needs_freedict, needs_kjv
 
 from dlbootcamp import registry
 
 NEEDS = {"cnn-features": pytest.mark.skipif(not FASHION.exists(), reason="Fashion-MNIST offline copy missing: "
                                             "apt-get install dataset-fashion-mnist"),
-         "embeddings": needs_kjv, "text-generation": needs_kjv, "summarization": needs_kjv}
+         "embeddings": needs_kjv, "text-generation": needs_kjv, "summarization": needs_kjv,
+         "translation": needs_freedict}
 LESSONS = [pytest.param(i, marks=NEEDS[i]) if i in NEEDS else i for i in registry.discover()]
 
 
