@@ -3,6 +3,7 @@
     python benchmarks/micro.py                       # a --quick run of every lesson (minutes)
     python benchmarks/micro.py runs/seeds/*-seed0    # full runs: the sizes a learner deploys
     python benchmarks/micro.py --lessons training assistant-intents
+    python benchmarks/micro.py runs/training-full runs/intents-full --quick-rest   # full where given, quick elsewhere
 
 For each run (a full run folder given on the command line; else a fresh ``--quick`` run of the
 lesson, whose models are smaller than the full ones and say so) it exports every model of the
@@ -87,6 +88,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="*", type=pathlib.Path, help="full run folders (default: quick-train each lesson)")
     parser.add_argument("--lessons", nargs="+", help="quick-train only these lessons")
+    parser.add_argument("--quick-rest", action="store_true",
+                        help="with run folders: also quick-train every lesson that has no run given")
     parser.add_argument("--json", type=pathlib.Path, default=ROOT / "docs" / "micro.json")
     parser.add_argument("--markdown", type=pathlib.Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
@@ -95,8 +98,9 @@ def main(argv=None) -> int:
     rows = []
     runs = [(r, False) for r in args.runs]
     with tempfile.TemporaryDirectory(prefix="micro-runs-") as tmp:
-        if not runs:
-            for lesson in args.lessons or list(registry.discover()):
+        given = {records.read_run(r)["config"]["lesson"] for r, _ in runs}
+        if not runs or args.quick_rest or args.lessons:
+            for lesson in [x for x in (args.lessons or list(registry.discover())) if x not in given]:
                 module = registry.load(lesson)
                 print(f"[{lesson}] quick run ...", flush=True)
                 try:
@@ -106,6 +110,8 @@ def main(argv=None) -> int:
                     rows.append({"lesson": lesson, "model": "-", "quick": True, "error": f"no run: {exc}"})
                     continue
                 runs.append((folder, True))
+        order = list(registry.discover())
+        runs.sort(key=lambda rq: order.index(records.read_run(rq[0])["config"]["lesson"]))
         for run, quick in runs:
             print(f"[{run.name}] micro export ...", flush=True)
             rows += measure(run, quick)
