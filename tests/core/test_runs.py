@@ -67,7 +67,8 @@ def test_runs_shows_the_overrides_as_a_column(cli, tmp_path):
                          quick=False, name="small", verbose=False)
     code, out, err = cli("runs", "fake", "--out", tmp_path)
     assert code == 0, err
-    header, plain, small = out.splitlines()
+    header, rule, plain, small = out.splitlines()  # render_table: heads, a dashed rule, rows
+    assert set(rule.replace(" ", "")) == {"-"}
     assert header.split()[-1] == "overrides"
     assert plain.startswith("plain") and plain.endswith("  -")
     assert small.startswith("small") and small.endswith("  filters=32 epochs=3")
@@ -117,7 +118,7 @@ def test_runs_recorded_before_overrides_were_show_a_question_mark(cli, tmp_path)
     del line["overrides"]
     (tmp_path / "index.jsonl").write_text(json.dumps(line) + "\n")
     code, out, _ = cli("runs", "--out", tmp_path)
-    assert code == 0 and out.splitlines()[1].endswith("  ?")
+    assert code == 0 and out.splitlines()[2].endswith("  ?")
 
 
 def test_find_run_accepts_a_name_or_a_folder(tmp_path):

@@ -60,12 +60,15 @@ def run(args) -> int:
     if not rows:
         print(f"No recorded runs in {args.out}/. Record one with `dlbootcamp train ID --out {args.out}`.")
         return 0
-    print(f"{'run':<40} {'metric':<18} {'value':>8}  {'bar':<7} {'wall s':>7}  overrides")
+    from dlbootcamp.export.device_bench import render_table  # the package's one table formatter
+
+    table = []
     for r in rows:
         verdict = "quick" if r["passed"] is None else ("passed" if r["passed"] else "FAILED")
         value = "" if r["value"] is None else f"{r['value']:.4g}"
-        print(f"{r['run']:<40} {str(r['metric']):<18} {value:>8}  {verdict:<7} {r['wall_time_s']:>7.1f}  "
-              f"{overrides_text(r.get('overrides'))}")
+        table.append([r["run"], str(r["metric"]), value, verdict, f"{r['wall_time_s']:.1f}",
+                      overrides_text(r.get("overrides"))])
+    print("\n".join(render_table(["run", "metric", "value", "bar", "wall s", "overrides"], table)))
     return 0
 
 
@@ -102,19 +105,18 @@ def _compare(args) -> int:
         return 0
     na, nb = diff["runs"]
     rows = [("config", diff["config"]), ("metrics (held out)", diff["metrics"]), ("baselines", diff["baselines"])]
-    width = max([len("overrides")] + [len(k) for _, part in rows for k, _, _ in part])
-    ca = max(len(na), 10, *(len(_cell(x)) for _, part in rows for _, x, _ in part))
-    cb = max(len(nb), 10, *(len(_cell(y)) for _, part in rows for _, _, y in part))
-    print(f"{'':<{width}}  {'A ' + na:<{ca + 2}}  {'B ' + nb:<{cb + 2}}  B - A")
+    from dlbootcamp.export.device_bench import render_table  # the package's one table formatter
+
     oa, ob = diff["overrides"]
-    print(f"{'overrides':<{width}}  {overrides_text(oa):<{ca + 2}}  {overrides_text(ob)}")
+    table = [["overrides", overrides_text(oa), overrides_text(ob), ""]]
     for title, part in rows:
         if title == "config" and not part:
-            print("config: the same (every field)")
+            table.append(["config: the same (every field)", "", "", ""])
             continue
         if not part:
             continue
-        print(f"{title}:")
-        for key, x, y in part:
-            print(f"{key:<{width}}  {_cell(x):<{ca + 2}}  {_cell(y):<{cb + 2}}  {_diff(x, y)}".rstrip())
+        table.append([f"{title}:", "", "", ""])
+        table += [[key, _cell(x), _cell(y), _diff(x, y)] for key, x, y in part]
+    lines = render_table(["", "A " + na, "B " + nb, "B - A"], table)
+    print("\n".join([lines[0], *lines[2:]]))  # no rule under the heads: the sections are the structure
     return 0
