@@ -273,8 +273,9 @@ def print_baselines(record) -> None:
     shared = ([head] if head in shared else []) + [m for m in shared if m != head]
     if not shared:
         return
-    width = max(len("model"), *(len(n) for n in baselines))
-    print(f"  {'held out':<{width}}  " + "  ".join(f"{m:>{max(len(m), 8)}}" for m in shared))
-    for name, values in [("model", record["metrics"]), *baselines.items()]:
-        cells = [f"{values[m]:>{max(len(m), 8)}.4g}" if m in values else f"{'-':>{max(len(m), 8)}}" for m in shared]
-        print(f"  {name:<{width}}  " + "  ".join(cells))
+    from dlbootcamp.export.device_bench import render_table  # the package's one table formatter
+
+    rows = [[name, *(f"{values[m]:.4g}" if m in values else "-" for m in shared)]
+            for name, values in [("model", record["metrics"]), *baselines.items()]]
+    lines = render_table(["held out", *shared], rows, right_from=1)
+    print("\n".join("  " + line for line in [lines[0], *lines[2:]]))
