@@ -119,13 +119,14 @@ def smallest_arena(content: bytes, *, upper: int | None = None) -> int:
         if it is None:
             return False
         try:
-            for i, spec in enumerate(_details(it, "input")):
+            for i, spec in enumerate(_details(it, "input", n_inputs)):
                 it.set_input(np.zeros(spec["shape"], spec["dtype"]), i)
             it.invoke()
             return True
         except RuntimeError:
             return False
 
+    n_inputs = _io_counts(content)[0]
     hi = upper or max(len(content), 4096)
     while not works(hi):
         hi *= 2
@@ -143,15 +144,20 @@ def smallest_arena(content: bytes, *, upper: int | None = None) -> int:
     return hi
 
 
-def _details(it, kind: str) -> list[dict]:
+def _details(it, kind: str, count: int | None = None) -> list[dict]:
+    """TFLM's input or output details. TFLM cannot say how many there are, and asking past the end
+    prints an error (and has crashed the process), so ``count`` comes from the flatbuffer."""
     get = it.get_input_details if kind == "input" else it.get_output_details
-    out, i = [], 0
-    while True:
-        try:
-            out.append(get(i))
-        except (RuntimeError, IndexError, ValueError):
-            return out
-        i += 1
+    return [get(i) for i in range(1 if count is None else count)]
+
+
+def _io_counts(content: bytes) -> tuple[int, int]:
+    """(inputs, outputs) of the model's main subgraph, read from the flatbuffer with TFLM's own schema."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = runtime.convert_bytearray_to_object(bytearray(content))
+    graph = model.subgraphs[0]
+    return len(graph.inputs), len(graph.outputs)
 
 
 class MicroRunner(device_bench.Runner):
@@ -168,7 +174,8 @@ class MicroRunner(device_bench.Runner):
             raise device_bench.ArtifactError(f"TFLite Micro could not allocate the model in {arena} bytes "
                                              f"({(log.strip().splitlines() or ['no message'])[0]}).")
         self.interpreter = it
-        ins, outs = _details(it, "input"), _details(it, "output")
+        n_in, n_out = _io_counts(content)
+        ins, outs = _details(it, "input", n_in), _details(it, "output", n_out)
         in_names, out_names, in_pos, out_pos = _signature_positions(content, len(ins), len(outs))
         self._in_pos, self._out_pos = in_pos, out_pos
         self.inputs = [self._tensor(n, ins[k]) for n, k in zip(in_names, in_pos)]
