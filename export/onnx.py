@@ -145,7 +145,8 @@ def _reader(sig: serving.Signature, calibration, batch_fixed: int | None):
     from onnxruntime.quantization import CalibrationDataReader
 
     arrays = [np.asarray(a)[:CALIBRATION_SAMPLES].astype(t.dtype) for a, t in zip(calibration, sig.inputs)]
-    step = batch_fixed or CALIBRATION_CHUNK
+    declared = sig.inputs[0].shape[0] if sig.inputs and sig.inputs[0].shape else None  # a model built with a batch
+    step = batch_fixed or declared or CALIBRATION_CHUNK
 
     class Reader(CalibrationDataReader):
         def __init__(self):

@@ -75,7 +75,7 @@ def test_exports_classifier_and_embedder_with_parity(quick_run, data, tmp_path):
     exports = {"model": keras.saving.load_model(quick_run / "model.keras"),
                "embedder": keras.saving.load_model(quick_run / "embedder.keras")}
     report = export_quick(lesson, lesson.Config.quick(), exports, tmp_path, data=data)
-    assert {r["name"] for r in report.rows} == {"model", "embedder"} and len(report.rows) == 6
+    assert {r["name"] for r in report.rows} == {"model", "embedder"} and len(report.rows) == 8  # per model: TFLite fp32/int8, ONNX fp32/int8
     report.raise_if_failed()
 
 

@@ -92,5 +92,5 @@ def test_generator_exports_with_parity(quick_run, data, tmp_path):
     generator = keras.saving.load_model(quick_run / "model.keras")
     report = export_quick(lesson, lesson.Config.quick(), {"model": generator}, tmp_path, data=data,
                           metric="conditional_accuracy")
-    assert len(report.rows) == 3  # TFLite fp32 and int8, ONNX fp32
+    assert len(report.rows) == 4  # TFLite fp32 and int8, ONNX fp32 and int8
     report.raise_if_failed()

@@ -56,7 +56,7 @@ def test_vocabulary_errors_say_what_was_expected():
         Vocabulary.from_dict({"schema": "dlbootcamp.sidecar/1"})
     with pytest.raises(ValueError, match=r"Not a vocabulary: schema 'list'"):
         Vocabulary.from_dict([])
-    with pytest.raises(ValueError, match=r"Invalid vocabulary level 'byte'\. Expected one of \('word', 'char'\)"):
+    with pytest.raises(ValueError, match=r"Invalid vocabulary level 'byte'\. Expected one of \('word', 'token', 'char'\)"):
         Vocabulary(["a"], level="byte")
 
 
