@@ -109,9 +109,11 @@ print("vocabulary:", len(data.vocabulary), "words")''',
 _MODEL_CELL = '''import keras
 
 model = lesson.build_model(cfg)
-for m in (model if isinstance(model, (list, tuple)) else [model]):
-    if isinstance(m, keras.Model):
-        m.summary()'''
+if isinstance(model, keras.Model):
+    model.summary()
+else:  # a lesson whose build_model returns several models
+    for part in (model.values() if isinstance(model, dict) else model):
+        part.summary()'''
 
 _MODEL_EXTRAS = {"assistant-intents": '''model = lesson.build_model(cfg, len(data.vocabulary))  # the vocabulary size train() uses
 model.summary()'''}
