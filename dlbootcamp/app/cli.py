@@ -22,7 +22,7 @@ import sys
 from dlbootcamp import __version__, quiet
 from dlbootcamp.errors import UserError
 
-COMMANDS = ("lessons", "train", "runs", "export", "verify", "bench", "report", "tour", "env")
+COMMANDS = ("lessons", "train", "runs", "export", "verify", "bench", "report", "tour", "notebook", "check", "env")
 
 EPILOG = """\
 a first session:
