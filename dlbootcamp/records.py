@@ -409,9 +409,7 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
              backup=info.resumable and distribute != "multiworker") as run:
         name = run.name
         run.strategy = strategy
-        if distribute == "multiworker":
-            task = dist.tf_config()["task"]  # one backup per worker: they never write the same file
-            run.backup_dir = final_root / f".{name}.backup" / f"{task['type']}-{task['index']}"
+        checkpoints = final_root / f".{name}.backup"  # multiworker: dlbootcamp.distributed_fit's checkpoints
         replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         atomic_json = dataclasses.asdict(cfg)
         overrides = config_overrides(module, cfg, quick=quick)
@@ -433,7 +431,8 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
             per = f"; global batch {batch} = {replicas} x {batch // replicas}" if batch else ""
             run.log(f"  distribute: {distribute}, {replicas} replica(s){per}")
         t0 = time.perf_counter()
-        trained = module.train(cfg, run)
+        with _multiworker_fit(strategy if distribute == "multiworker" else None, checkpoints):
+            trained = module.train(cfg, run)
         wall = time.perf_counter() - t0
         bars = [{"metric": b.metric, "op": b.op, "threshold": b.threshold,
                  "value": float(trained.metrics[b.metric]),
@@ -455,7 +454,30 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
         record["figures"] = sorted(run.figures)  # as metrics.json has them, learning curves included
     if not chief:
         shutil.rmtree(out, ignore_errors=True)
+    if distribute == "multiworker":  # finished: this worker's checkpoints go; the chief also removes the folder
+        task = dist.tf_config()["task"]
+        mine = "chief" if chief else f"{task['type']}-{task['index']}"
+        for folder in checkpoints.glob(f"fit*/{mine}"):
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # once the other workers' copies are gone too
+        with contextlib.suppress(OSError):
+            checkpoints.rmdir()
     return final, record
+
+
+@contextlib.contextmanager
+def _multiworker_fit(strategy, checkpoints: pathlib.Path):
+    """Under ``--distribute multiworker``, a lesson's ``model.fit`` is :func:`dlbootcamp.distributed_fit.fit`
+    (Keras 3's own fails under MultiWorkerMirroredStrategy, keras-team/keras#20585), checkpointing into
+    ``checkpoints/fitN/``; elsewhere, nothing changes."""
+    if strategy is None:
+        yield
+        return
+    from dlbootcamp.distributed_fit import routing_fit
+
+    with routing_fit(strategy, checkpoints):
+        yield
 
 
 def killed_run_config(root: pathlib.Path, name_or_path: str) -> tuple[str, dict[str, Any]]:
