@@ -120,6 +120,37 @@ def _metric_fns(model) -> dict:
     return {k: (lambda f: lambda y, p: _per_example(f(y, p)))(f) for k, f in out.items()}
 
 
+def _directions(model) -> dict[str, str]:
+    """metric name -> "max" or "min", as Keras' EarlyStopping would find it on the compiled metric objects
+    (which this loop does not build): accuracy goes up, metrics that are Keras losses go down."""
+    import keras
+
+    config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
+    out = {"loss": "min"}
+    for m in config.get("metrics") or []:
+        if isinstance(m, str):
+            name = ALIASES.get(m, m)
+            try:
+                m = keras.metrics.get(name)
+            except ValueError:
+                continue
+        if not isinstance(m, keras.metrics.Metric):
+            continue  # a plain function has no direction for Keras either: its callbacks pass a mode
+        direction = getattr(m, "_direction", None)
+        if direction:
+            out[ALIASES.get(m.name, m.name)] = "max" if direction == "up" else "min"
+    return out
+
+
+def _set_modes(callbacks, directions) -> None:
+    """Give EarlyStopping-like callbacks in ``mode="auto"`` the direction Keras would have found."""
+    for cb in callbacks:  # EarlyStopping, ModelCheckpoint, ReduceLROnPlateau...
+        if getattr(cb, "mode", None) == "auto" and hasattr(cb, "monitor") and getattr(cb, "monitor_op", 0) is None:
+            mode = directions.get(cb.monitor.removeprefix("val_"))
+            if mode:
+                cb.mode = mode
+
+
 def _dataset(x, y=None, *, batch_size, shuffle, seed):
     import tensorflow as tf
 
@@ -216,6 +247,7 @@ def fit(model, x=None, y=None, *, strategy, batch_size=None, epochs=1, verbose="
     history = keras.callbacks.History()
     cb_list = keras.callbacks.CallbackList([*cbs, history], add_history=False, add_progbar=False, model=model,
                                            epochs=epochs, verbose=0, steps=None)
+    _set_modes(cbs, _directions(model))
     model.stop_training = False
     cb_list.on_train_begin()
     for epoch, logs in enumerate(zip(*past.values()) if past else []):
