@@ -236,8 +236,8 @@ def fit(model, x=None, y=None, *, strategy, batch_size=None, epochs=1, verbose="
         if latest:
             ckpt.restore(latest).expect_partial()
             done = int(epoch_var.numpy())
-            with contextlib.suppress(OSError, ValueError):
-                past = json.loads((source / "history.json").read_text())
+            with contextlib.suppress(OSError, ValueError):  # the curves so far, cut to the epochs restored
+                past = {k: v[:done] for k, v in json.loads((source / "history.json").read_text()).items()}
             print(f"  resumed from checkpoint after epoch {done} ({source.name})", flush=True)
         manager = tf.train.CheckpointManager(ckpt, str(own), max_to_keep=1)
         history_file = own / "history.json"
@@ -265,9 +265,10 @@ def fit(model, x=None, y=None, *, strategy, batch_size=None, epochs=1, verbose="
             logs.update({f"val_{k}": v for k, v in run_epoch(dist_val, test_fn).items()})
         cb_list.on_epoch_end(epoch, logs)
         if manager is not None:
+            own.mkdir(parents=True, exist_ok=True)
+            history_file.write_text(json.dumps(history.history))
             epoch_var.assign(epoch + 1)
             manager.save(checkpoint_number=epoch + 1)
-            history_file.write_text(json.dumps(history.history))
         if model.stop_training:
             break
     cb_list.on_train_end()
