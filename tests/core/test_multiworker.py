@@ -135,3 +135,79 @@ def test_a_killed_cluster_resumes_from_the_chiefs_checkpoint(tmp_path):
     assert rows >= saved + 1  # every epoch in the curves, before the kill and after (early stopping may end it)
     assert (tmp_path / "mw" / "model.keras").exists()
     print(f"killed after epoch {saved} of {epochs}; resumed there; {rows} epochs in the curves")
+
+
+# --- the trainer itself, in this process, on TensorFlow's default strategy (one replica) ------------
+
+def _model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _data():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int64") + (x[:, 1] > 1).astype("int64")
+
+
+def test_trainer_gives_fit_history_and_resumes_from_its_checkpoint(tmp_path, capsys):
+    import keras
+    import tensorflow as tf
+
+    from dlbootcamp import distributed_fit
+
+    x, y = _data()
+    strategy = tf.distribute.get_strategy()
+    csv = tmp_path / "history.csv"
+    h = distributed_fit.fit(_model(), x, y, strategy=strategy, epochs=2, batch_size=16, validation_data=(x, y),
+                            callbacks=[keras.callbacks.CSVLogger(str(csv))], checkpoint_dir=tmp_path / "ck")
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(h.history["loss"]) == 2
+    reference = _model()
+    reference.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0)
+    ours = distributed_fit.fit(_model(), x, y, strategy=strategy, epochs=1, batch_size=64, shuffle=False)
+    # one full batch, one step: the same update as Keras' fit, the same loss logged
+    assert abs(ours.history["loss"][0] - reference.history.history["loss"][0]) < 1e-5
+    again = distributed_fit.fit(_model(), x, y, strategy=strategy, epochs=3, batch_size=16, validation_data=(x, y),
+                                callbacks=[keras.callbacks.CSVLogger(str(csv))], checkpoint_dir=tmp_path / "ck")
+    assert "resumed from checkpoint after epoch 2 (chief)" in capsys.readouterr().out
+    assert again.history["loss"][:2] == h.history["loss"] and len(again.history["loss"]) == 3
+    assert len(csv.read_text().strip().splitlines()) == 1 + 3  # the restored epochs are in the CSV too
+
+
+def test_trainer_early_stopping_restores_the_best_weights():
+    import keras
+    import tensorflow as tf
+
+    from dlbootcamp import distributed_fit
+
+    x, y = _data()
+    model = _model()
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=1, restore_best_weights=True)
+    h = distributed_fit.fit(model, x, y, strategy=tf.distribute.get_strategy(), epochs=50, batch_size=16,
+                            validation_data=(x, 1 - y.clip(0, 1)), callbacks=[stop])  # val gets worse as it learns
+    assert len(h.history["loss"]) < 50 and stop.best_weights is not None
+    best = max(h.history["val_accuracy"])
+    assert abs(float(model.evaluate(x, 1 - y.clip(0, 1), verbose=0)[1]) - best) < 1e-6
+
+
+def test_trainer_refuses_what_it_cannot_do_across_workers():
+    import keras
+    import pytest
+
+    from dlbootcamp import distributed_fit
+    from dlbootcamp.errors import UserError
+
+    x, y = _data()
+    with pytest.raises(UserError, match="does not take validation_split, sample_weight or class_weight"):
+        distributed_fit.fit(_model(), x, y, strategy=None, validation_split=0.2)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss=["mse"])
+    with pytest.raises(UserError, match="trains a model compiled with one loss"):
+        distributed_fit.fit(model, x, y, strategy=None)
