@@ -112,7 +112,7 @@ class Run:
         self.resume = resume
         self.verbose = verbose
         self.figures: list[str] = []
-        self.backup_dir: pathlib.Path | None = None  # set for resumable lessons and multi-worker training
+        self.backup_dir: pathlib.Path | None = None  # set for resumable lessons (multiworker: distributed_fit's checkpoints)
         self._backup = backup
         self.resumed_from_epoch: int | None = None  # set when resuming: epochs already finished
         self.strategy = None  # the tf.distribute strategy, when training is distributed
@@ -244,7 +244,7 @@ class Run:
                                            write_graph=False)]
         if progress and self.verbose:
             cbs.append(EpochLine.make(self.log))
-        if self.backup_dir is not None:  # resume after a kill (resumable lessons) or a worker restart
+        if self.backup_dir is not None:  # resume after a kill (resumable lessons)
             self._fits += 1
             cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir / f"fit{self._fits}")))
         return cbs
@@ -379,7 +379,9 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
 
     ``distribute`` names a tf.distribute strategy (see :mod:`dlbootcamp.distribute`): the
     lesson's ``train`` - model building, compile and fit - runs under its scope. Under
-    ``multiworker`` only the chief keeps the run; other workers write to a temporary folder.
+    ``multiworker`` only the chief keeps the run; other workers write to a temporary folder; the
+    lesson's ``model.fit`` runs on :mod:`dlbootcamp.distributed_fit` (Keras 3's own fails there),
+    checkpointing every epoch into ``OUT/.NAME.backup/`` so restarted workers resume.
     """
     from dlbootcamp import distribute as dist
 
