@@ -403,12 +403,14 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
     strategy = dist.make(distribute)
     chief = dist.is_chief() if distribute == "multiworker" else True
     final_root = pathlib.Path(out)
+    scratch = contextlib.ExitStack()  # a non-chief worker's run goes to a temporary folder, removed at the end
     if not chief:
         out, verbose = pathlib.Path(tempfile.mkdtemp(prefix="dlbootcamp-worker-")), False
+        scratch.callback(shutil.rmtree, out, ignore_errors=True)
     unique = not name and not resume
     name = resume or name or run_name(info.id, quick=quick)
-    with Run(out, name, verbose=verbose, unique=unique, resume=bool(resume),
-             backup=info.resumable and distribute != "multiworker") as run:
+    with scratch, Run(out, name, verbose=verbose, unique=unique, resume=bool(resume),
+                      backup=info.resumable and distribute != "multiworker") as run:
         name = run.name
         run.strategy = strategy
         checkpoints = final_root / f".{name}.backup"  # multiworker: dlbootcamp.distributed_fit's checkpoints
@@ -454,8 +456,6 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
         }
         final = run.finish(record, trained.exports, trained.history)
         record["figures"] = sorted(run.figures)  # as metrics.json has them, learning curves included
-    if not chief:
-        shutil.rmtree(out, ignore_errors=True)
     if distribute == "multiworker":  # finished: this worker's checkpoints go; the chief also removes the folder
         task = dist.tf_config()["task"]
         mine = "chief" if chief else f"{task['type']}-{task['index']}"

@@ -51,8 +51,10 @@ def _start_cluster(out, name, epochs, logs: pathlib.Path, tag: str):
     for i in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
         log = open(logs / f"{tag}-worker{i}.log", "w")
+        scratch = logs / f"{tag}-tmp{i}"  # a killed worker's temporary run folder stays in the test's folder
+        scratch.mkdir()
         procs.append(subprocess.Popen(_cmd(out, name, epochs, "--distribute", "multiworker"), stdout=log,
-                                      stderr=subprocess.STDOUT, env=_env(TF_CONFIG=tf_config),
+                                      stderr=subprocess.STDOUT, env=_env(TF_CONFIG=tf_config, TMPDIR=str(scratch)),
                                       start_new_session=True))
         log.close()
     return procs
@@ -97,6 +99,7 @@ def test_two_workers_train_like_one_process(tmp_path):
     assert metrics["distribute"] == {"strategy": "multiworker", "replicas": 2, "chief": True}
     assert "global batch 64 = 2 x 32" in logs[0]
     assert not (tmp_path / ".two.backup").exists()  # the checkpoints go when the run is finished
+    assert not list((tmp_path / "two-tmp1").iterdir())  # and so does the worker's temporary run folder
     (a, n_a), (b, n_b) = _last_val_loss(tmp_path / "single"), _last_val_loss(run)
     assert n_a == n_b == 3
     assert abs(a - b) <= VAL_LOSS_TOLERANCE * a, (a, b)
