@@ -112,7 +112,7 @@ class Run:
         self.resume = resume
         self.verbose = verbose
         self.figures: list[str] = []
-        self.backup_dir: pathlib.Path | None = None  # set for resumable lessons (multiworker: distributed_fit's checkpoints)
+        self.backup_dir: pathlib.Path | None = None  # set for resumable lessons (multiworker: see distributed_fit)
         self._backup = backup
         self.resumed_from_epoch: int | None = None  # set when resuming: epochs already finished
         self.strategy = None  # the tf.distribute strategy, when training is distributed
