@@ -4,7 +4,9 @@
 flag). ``mirrored`` copies the model to every GPU TensorFlow sees - or, without GPUs, to the
 logical CPU devices it was given - and averages gradients. ``multiworker`` reads the standard
 ``TF_CONFIG`` and uses ``MultiWorkerMirroredStrategy`` across processes or machines; the chief
-writes the run, and ``BackupAndRestore`` lets training resume after a worker restarts.
+writes the run. Keras 3's ``model.fit`` fails under that strategy (keras-team/keras#20585), so
+under ``multiworker`` a lesson's ``model.fit`` runs on :mod:`dlbootcamp.distributed_fit`, TensorFlow's
+documented custom training loop, which checkpoints every epoch so a restarted cluster resumes.
 
 A lesson's ``batch_size`` is the *global* batch: each of N replicas gets ``batch_size / N``.
 """
@@ -78,7 +80,6 @@ def make(name: str):
         if tf_config() is None:
             raise UserError("--distribute multiworker needs the TF_CONFIG environment variable describing the cluster "
                             "(see README, 'Scaling out').")
-        _refuse_broken_multiworker_fit()
     _apply_env_split()
     import tensorflow as tf
 
@@ -87,21 +88,6 @@ def make(name: str):
         devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-# Keras 3's model.fit breaks under MultiWorkerMirroredStrategy: its first-batch symbolic build
-# and its per-replica metric reduction both fail (keras-team/keras#20585, open). Seen here with
-# Keras 3.15.1 / TF 2.21 on two loopback workers. Set DLBOOTCAMP_TRY_MULTIWORKER=1 to try anyway
-# (for a Keras release that has fixed it).
-def _refuse_broken_multiworker_fit() -> None:
-    import importlib.metadata
-
-    if os.environ.get("DLBOOTCAMP_TRY_MULTIWORKER") == "1":
-        return
-    version = importlib.metadata.version("keras")
-    raise UserError(f"--distribute multiworker cannot train with Keras {version}: Keras 3's model.fit fails under "
-                    f"MultiWorkerMirroredStrategy (keras-team/keras#20585); use --distribute mirrored on one machine, "
-                    f"or set DLBOOTCAMP_TRY_MULTIWORKER=1 to try with a Keras release that has fixed it.")
 
 
 def describe() -> str:
@@ -117,5 +103,17 @@ def describe() -> str:
     else:
         default = "default: CPU"
         mirrored = f"mirrored over {len(cpus)} logical CPU device(s)"
-    multi = "multiworker: blocked by keras-team/keras#20585 (Keras 3 fit under MultiWorkerMirroredStrategy)"
-    return f"{default}; {mirrored}; {multi}"
+    return f"{default}; {mirrored}; {describe_cluster()}"
+
+
+def describe_cluster() -> str:
+    """What ``--distribute multiworker`` would use, from ``TF_CONFIG`` (reads no TensorFlow state)."""
+    cfg = tf_config()
+    if cfg is None:
+        return "multiworker: no TF_CONFIG (set it to describe the cluster; see README, 'Scaling out')"
+    members = ", ".join(f"{kind} {i}={addr}" for kind, addrs in cfg["cluster"].items() for i, addr in enumerate(addrs))
+    task = cfg["task"]
+    role = "the chief, writes the run" if is_chief() else "a worker, writes no run"
+    n = sum(len(a) for a in cfg["cluster"].values())
+    return (f"multiworker: MultiWorkerMirroredStrategy over {n} task(s) ({members}); this is {task['type']} "
+            f"{task['index']} ({role}); model.fit runs on dlbootcamp.distributed_fit")

@@ -112,7 +112,7 @@ class Run:
         self.resume = resume
         self.verbose = verbose
         self.figures: list[str] = []
-        self.backup_dir: pathlib.Path | None = None  # set for resumable lessons and multi-worker training
+        self.backup_dir: pathlib.Path | None = None  # set for resumable lessons (multiworker: see distributed_fit)
         self._backup = backup
         self.resumed_from_epoch: int | None = None  # set when resuming: epochs already finished
         self.strategy = None  # the tf.distribute strategy, when training is distributed
@@ -244,7 +244,7 @@ class Run:
                                            write_graph=False)]
         if progress and self.verbose:
             cbs.append(EpochLine.make(self.log))
-        if self.backup_dir is not None:  # resume after a kill (resumable lessons) or a worker restart
+        if self.backup_dir is not None:  # resume after a kill (resumable lessons)
             self._fits += 1
             cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir / f"fit{self._fits}")))
         return cbs
@@ -379,7 +379,9 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
 
     ``distribute`` names a tf.distribute strategy (see :mod:`dlbootcamp.distribute`): the
     lesson's ``train`` - model building, compile and fit - runs under its scope. Under
-    ``multiworker`` only the chief keeps the run; other workers write to a temporary folder.
+    ``multiworker`` only the chief keeps the run; other workers write to a temporary folder; the
+    lesson's ``model.fit`` runs on :mod:`dlbootcamp.distributed_fit` (Keras 3's own fails there),
+    checkpointing every epoch into ``OUT/.NAME.backup/`` so restarted workers resume.
     """
     from dlbootcamp import distribute as dist
 
@@ -401,17 +403,17 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
     strategy = dist.make(distribute)
     chief = dist.is_chief() if distribute == "multiworker" else True
     final_root = pathlib.Path(out)
+    scratch = contextlib.ExitStack()  # a non-chief worker's run goes to a temporary folder, removed at the end
     if not chief:
         out, verbose = pathlib.Path(tempfile.mkdtemp(prefix="dlbootcamp-worker-")), False
+        scratch.callback(shutil.rmtree, out, ignore_errors=True)
     unique = not name and not resume
     name = resume or name or run_name(info.id, quick=quick)
-    with Run(out, name, verbose=verbose, unique=unique, resume=bool(resume),
-             backup=info.resumable and distribute != "multiworker") as run:
+    with scratch, Run(out, name, verbose=verbose, unique=unique, resume=bool(resume),
+                      backup=info.resumable and distribute != "multiworker") as run:
         name = run.name
         run.strategy = strategy
-        if distribute == "multiworker":
-            task = dist.tf_config()["task"]  # one backup per worker: they never write the same file
-            run.backup_dir = final_root / f".{name}.backup" / f"{task['type']}-{task['index']}"
+        checkpoints = final_root / f".{name}.backup"  # multiworker: dlbootcamp.distributed_fit's checkpoints
         replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         atomic_json = dataclasses.asdict(cfg)
         overrides = config_overrides(module, cfg, quick=quick)
@@ -433,7 +435,8 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
             per = f"; global batch {batch} = {replicas} x {batch // replicas}" if batch else ""
             run.log(f"  distribute: {distribute}, {replicas} replica(s){per}")
         t0 = time.perf_counter()
-        trained = module.train(cfg, run)
+        with _multiworker_fit(strategy if distribute == "multiworker" else None, checkpoints):
+            trained = module.train(cfg, run)
         wall = time.perf_counter() - t0
         bars = [{"metric": b.metric, "op": b.op, "threshold": b.threshold,
                  "value": float(trained.metrics[b.metric]),
@@ -453,9 +456,30 @@ def train_lesson(module, cfg, *, out: pathlib.Path, quick: bool, name: str | Non
         }
         final = run.finish(record, trained.exports, trained.history)
         record["figures"] = sorted(run.figures)  # as metrics.json has them, learning curves included
-    if not chief:
-        shutil.rmtree(out, ignore_errors=True)
+    if distribute == "multiworker":  # finished: this worker's checkpoints go; the chief also removes the folder
+        task = dist.tf_config()["task"]
+        mine = "chief" if chief else f"{task['type']}-{task['index']}"
+        for folder in checkpoints.glob(f"fit*/{mine}"):
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # once the other workers' copies are gone too
+        with contextlib.suppress(OSError):
+            checkpoints.rmdir()
     return final, record
+
+
+@contextlib.contextmanager
+def _multiworker_fit(strategy, checkpoints: pathlib.Path):
+    """Under ``--distribute multiworker``, a lesson's ``model.fit`` is :func:`dlbootcamp.distributed_fit.fit`
+    (Keras 3's own fails under MultiWorkerMirroredStrategy, keras-team/keras#20585), checkpointing into
+    ``checkpoints/fitN/``; elsewhere, nothing changes."""
+    if strategy is None:
+        yield
+        return
+    from dlbootcamp.distributed_fit import routing_fit
+
+    with routing_fit(strategy, checkpoints):
+        yield
 
 
 def killed_run_config(root: pathlib.Path, name_or_path: str) -> tuple[str, dict[str, Any]]:

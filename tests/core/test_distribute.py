@@ -51,15 +51,22 @@ def test_mirrored_on_two_logical_cpus_matches_single_device(tmp_path):
     assert abs(a - b) <= MIRRORED_TOLERANCE, (a, b)
 
 
-def test_multiworker_is_refused_with_the_upstream_bug_named(cli, tmp_path, monkeypatch):
-    # Two loopback workers crash inside Keras 3's fit (keras-team/keras#20585); say so instead.
+def test_multiworker_still_refuses_lessons_with_their_own_loop(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
                                     '"task": {"type": "worker", "index": 0}}')
-    monkeypatch.delenv("DLBOOTCAMP_TRY_MULTIWORKER", raising=False)
-    code, _, err = cli("train", "cnn-features", "--quick", "--distribute", "multiworker", "--name", "mw",
+    code, _, err = cli("train", "training", "--quick", "--distribute", "multiworker", "--name", "mw",
                        "--out", tmp_path)
-    assert code == 2 and "keras-team/keras#20585" in err and err.strip().count("\n") == 0
-    assert not (tmp_path / "mw").exists()
+    assert code == 2 and "Lesson 'training' does not support --distribute" in err
+    assert err.strip().count("\n") == 0 and not (tmp_path / "mw").exists()
+
+
+def test_env_describes_the_cluster(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert "multiworker: no TF_CONFIG" in distribute.describe_cluster()
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["h1:1", "h2:2"]}, "task": {"type": "worker", "index": 1}}')
+    line = distribute.describe_cluster()
+    assert "MultiWorkerMirroredStrategy over 2 task(s) (worker 0=h1:1, worker 1=h2:2)" in line
+    assert "this is worker 1 (a worker, writes no run)" in line
 
 
 def test_strategy_errors_are_one_line():
