@@ -130,6 +130,12 @@ def load_data(cfg: Config) -> IntentSplits:
                         source=f"dlbootcamp.worlds.utterances (seed {cfg.seed})", texts=said, vocabulary=vocabulary)
 
 
+def validation_view(data: IntentSplits) -> IntentSplits:
+    """The same splits with the validation templates in the test slot (for choices made on validation,
+    such as which layers an int8 export keeps in float): ``evaluate`` reads the texts too."""
+    return dataclasses.replace(data, test=data.val, texts={**data.texts, "test": data.texts["val"]})
+
+
 def representative_data(data: IntentSplits, n: int = 200, split: str = "train"):
     """Token ids from a split: train calibrates int8, test feeds the export parity check."""
     return getattr(data, split).x[:n]

@@ -91,6 +91,6 @@ def judged_failures(report, *, quick: bool) -> tuple[list[str], list[str]]:
     if not quick:
         return list(report.failures), []
     drift = sorted(pathlib.Path(r["path"]).name for r in report.rows
-                   if r["quantization"] in ("dynamic", "int8") and r.get("metric_value") is not None
+                   if r["quantization"] in ("dynamic", "int8", "int8-full") and r.get("metric_value") is not None
                    and not r["passed"])
     return [f for f in report.failures if f.split(":", 1)[0] not in drift], drift
