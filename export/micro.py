@@ -112,9 +112,53 @@ def check_kernels(content: bytes, artifact: str) -> None:
     raise ExportError(f"{artifact}: the TFLite Micro interpreter could not load the model ({detail.strip()}).")
 
 
+_SEARCH = r"""
+import sys
+import numpy as np
+from dlbootcamp.export import micro
+content = open(sys.argv[1], "rb").read()
+lo, hi = int(sys.argv[2]), int(sys.argv[3])
+n = micro._io_counts(content)[0]
+def works(size):
+    it, _ = micro._load(content, size)
+    if it is None:
+        return False
+    try:
+        for i, spec in enumerate(micro._details(it, "input", n)):
+            it.set_input(np.zeros(spec["shape"], spec["dtype"]), i)
+        it.invoke()
+        return True
+    except RuntimeError:
+        return False
+while hi - lo > micro.ARENA_STEP:
+    mid = (lo + hi) // 2 // micro.ARENA_STEP * micro.ARENA_STEP
+    if mid <= lo:
+        break
+    print("probe", mid, flush=True)
+    if works(mid):
+        hi = mid
+    else:
+        lo = mid
+    print("bounds", lo, hi, flush=True)
+print("done", hi, flush=True)
+"""
+
+
 def smallest_arena(content: bytes, *, upper: int | None = None) -> int:
-    """The smallest tensor arena (bytes, to ``ARENA_STEP``) in which TFLM allocates the model and runs it."""
-    def works(size: int) -> bool:
+    """The smallest tensor arena (bytes, to ``ARENA_STEP``) in which TFLM allocates the model and runs it.
+
+    The bisection runs in a child process: on some models TFLM's host interpreter crashes (a
+    segmentation fault, not an error) when an allocation fails half-way, and a crash must not take
+    the export down. A size that crashed counts as too small, and the search goes on from there.
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    n_inputs = _io_counts(content)[0]
+
+    def works(size: int) -> bool:  # only for sizes far above the model, where TFLM does not crash
         it, _ = _load(content, size)
         if it is None:
             return False
@@ -126,22 +170,33 @@ def smallest_arena(content: bytes, *, upper: int | None = None) -> int:
         except RuntimeError:
             return False
 
-    n_inputs = _io_counts(content)[0]
-    hi = upper or max(len(content), 4096)
+    hi = upper or max(len(content) * 4, 1 << 16)
     while not works(hi):
         hi *= 2
         if hi > 1 << 30:
             raise ExportError("the TFLite Micro interpreter did not allocate the model even in a 1 GB arena.")
     lo = 0
-    while hi - lo > ARENA_STEP:
-        mid = (lo + hi) // 2 // ARENA_STEP * ARENA_STEP
-        if mid <= lo:
-            break
-        if works(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
+        f.write(content)
+    try:
+        for _ in range(64):
+            done = subprocess.run([sys.executable, "-c", _SEARCH, f.name, str(lo), str(hi)], capture_output=True,
+                                  text=True, timeout=600)
+            probe = None
+            for line in done.stdout.splitlines():
+                word, *values = line.split()
+                if word == "probe":
+                    probe = int(values[0])
+                elif word == "bounds":
+                    lo, hi, probe = int(values[0]), int(values[1]), None
+                elif word == "done":
+                    return int(values[0])
+            if probe is None:  # the child failed before probing: not a crash to step over
+                raise ExportError(f"the tensor-arena search failed ({(done.stderr.strip().splitlines() or ['no message'])[-1]}).")
+            lo = probe  # it crashed on this size: too small
+        raise ExportError("the tensor-arena search did not finish (TFLite Micro kept crashing).")
+    finally:
+        os.unlink(f.name)
 
 
 def _details(it, kind: str, count: int | None = None) -> list[dict]:
