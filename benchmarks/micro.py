@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import pathlib
 import sys
 import tempfile
@@ -74,14 +73,10 @@ def render(rows: list[dict], when: str) -> str:
 
 
 def write_markdown(path: pathlib.Path, block: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n## Microcontrollers (TensorFlow Lite for Microcontrollers)\n\n" + block + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from seeds import replace_block  # benchmarks/seeds.py: the one generated-section writer
+
+    replace_block(path, block, begin=BEGIN, end=END, empty="# Benchmarks\n",
+                  heading="## Microcontrollers (TensorFlow Lite for Microcontrollers)")
 
 
 def main(argv=None) -> int:

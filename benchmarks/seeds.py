@@ -105,15 +105,21 @@ def render(all_seeds: dict) -> str:
     return "\n".join(lines + [END])
 
 
-def write_markdown(path: pathlib.Path, block: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+def replace_block(path: pathlib.Path, block: str, *, begin: str = BEGIN, end: str = END,
+                  heading: str = "## Over seeds: model and baselines", empty: str = "") -> None:
+    """Put ``block`` (which starts with ``begin`` and ends with ``end``) in place of the generated
+    section of the Markdown file ``path``, or append it under ``heading``; written atomically."""
+    from dlbootcamp import atomic
+
+    text = path.read_text() if path.exists() else empty
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
     else:
-        text = text.rstrip() + "\n\n## Over seeds: model and baselines\n\n" + block + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        text = text.rstrip() + f"\n\n{heading}\n\n" + block + "\n"
+    atomic.write_bytes(path, text.encode(), overwrite=True)
+
+
+write_markdown = replace_block  # the name this script has always used
 
 
 def main(argv=None) -> int:
