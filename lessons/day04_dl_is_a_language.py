@@ -62,11 +62,15 @@ LESSON = LessonInfo(
     # the headline is the exported model's test MAE; the bar is the ratio on validation
     # listings (val_mae_ratio), and the test listings, never seen while choosing the design, must agree
     bars=(Bar("test_mae", "<=", 0.75), Bar("val_mae_ratio", "<=", 0.9), Bar("mae_ratio", "<=", 0.9)),
-    # int8 may add at most $200 (0.2 in $1000) to the exported model's MAE (see the export report). Its input
-    # and output ranges come from 200 calibration listings, and test cars beyond them are clipped
-    # (odometer over 442,000 km; prices over $38k: a log-price of 4.13 came out as 3.62). The
-    # dynamic-range artifact loses nothing: use it on a device.
-    quantized_tolerance=0.2,
+    # A float-interface int8 artifact may add at most $20 (0.02 in $1000, 3% of the MAE) to the exported
+    # model's MAE. All-int8 adds ~$110-130: the standardised form is one int8 tensor whose range comes
+    # from the training listings, and the odometer's long tail goes beyond it (z up to 3.9 in training,
+    # 5.5 in the test listings), so high-mileage cars are clipped. The exporter's selective-float
+    # search (on validation listings) then keeps the form standardisation, the photo head and the sum
+    # in float (7 small layers, +2 KB) and lands within $1 of Keras. Full-integer artifacts (int8
+    # input, for microcontrollers) cannot keep a layer in float: they keep the old allowance of $200.
+    quantized_tolerance=0.02,
+    full_integer_tolerance=0.2,
     baselines=("naive, early-stopped", "form only"),
 )
 
