@@ -40,7 +40,6 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"))

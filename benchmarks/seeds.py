@@ -53,6 +53,7 @@ def run_seed(lesson: str, seed: int, runs_dir: pathlib.Path, quick: bool) -> dic
             "passed": record["passed"], "quick": quick, "train_wall_time_s": record["wall_time_s"],
             "process_wall_time_s": round(wall, 1), "load_1min_before": round(load_before, 2),
             "load_1min_after": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") not in ("0", "false", "False"),
             "finished": _dt.datetime.now().isoformat(timespec="seconds")}
 
 

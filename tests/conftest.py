@@ -4,7 +4,6 @@ import os
 
 os.environ["DLBOOTCAMP_OFFLINE"] = "1"  # nothing downloads during tests
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import pathlib
 import shutil
