@@ -208,7 +208,8 @@ def fit_classifier(cfg: Config, data: FaceData, extra_negatives: np.ndarray, cal
     y = np.concatenate([data.splits.train.y, np.zeros(len(extra_negatives), np.int64)])
     aug = augmenter(cfg.seed)
     train_ds = datasets.batches(x, y, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed).map(
-        lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b))
+        lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b)).prefetch(tf.data.AUTOTUNE)
+    # ^ augment the next batches while this one trains (same batches, same order: only the waiting goes)
     model = build_model(cfg)
     model.compile(keras.optimizers.Adam(cfg.learning_rate), keras.losses.BinaryCrossentropy(
         label_smoothing=cfg.label_smoothing), metrics=["accuracy"])
