@@ -34,3 +34,30 @@ def test_training_benchmark_refuses_unknown_lesson(tmp_path):
                            "--json", str(tmp_path / "t.json")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "unknown lesson" in done.stderr
     assert not (tmp_path / "t.json").exists()
+
+
+def test_choices_smoke_records_only_validation(tmp_path):
+    out, md = tmp_path / "choices.json", tmp_path / "lessons.md"
+    md.write_text("# Lessons\n")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "choices.py"), "dl-is-a-language", "--metric", "val_mae_ratio",
+           "--lower-is-better", "--variant", "as configured:", "--variant", "narrow head: photo_hidden=4",
+           "--seeds", "0", "--quick", "--json", str(out), "--markdown", str(md)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    entry = json.loads(out.read_text())["dl-is-a-language"]["as configured vs narrow head"]
+    assert entry["metric"] == "val_mae_ratio" and entry["quick"] is True and entry["higher_is_better"] is False
+    assert set(entry["variants"]) == {"as configured", "narrow head"}
+    assert entry["variants"]["narrow head"]["sets"] == ["photo_hidden=4"]
+    for v in entry["variants"].values():
+        assert v["runs"]["0"]["value"] > 0
+    text = md.read_text()
+    assert "<!-- choices:begin -->" in text and "Best on validation" in text
+    assert "test" not in json.dumps(entry)  # what decides never saw (or stored) a test number
+
+
+def test_choices_refuses_a_test_metric(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "choices.py"), "training", "--metric",
+                           "test_accuracy", "--variant", "a:", "--variant", "b: hidden=64",
+                           "--json", str(tmp_path / "c.json")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "validation" in done.stderr
+    assert not (tmp_path / "c.json").exists()
