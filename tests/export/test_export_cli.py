@@ -307,3 +307,26 @@ def test_pipeline_errors(cli, quick_run, tmp_path):
     with pytest.raises(UserError, match=r"^Lesson 'two-models' exports encoder, decoder but representative_data "
                                         r"returned one ndarray; expected a dict export name -> inputs\.$"):
         pipeline._lesson_inputs(lesson, None, ["encoder", "decoder"], "test")
+
+
+def test_profile_script_breaks_fp32_and_int8_onnx_down_by_operator(cli, quick_run, tmp_path):
+    import subprocess
+    import sys
+
+    export = quick_run / "export"
+    if not (export / "model.int8.onnx").exists():
+        code, _, err = cli("export", quick_run)
+        assert code == 0, err
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "profile.py")
+    out, md = tmp_path / "profile.json", tmp_path / "bench.md"
+    done = subprocess.run([sys.executable, script, str(export), "--runs", "3", "--batch", "4", "--json", str(out),
+                           "--markdown", str(md)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    fp32, int8 = result["models"]["model.onnx"], result["models"]["model.int8.onnx"]
+    assert fp32["total_us"] > 0 and int8["total_us"] > 0
+    assert not any(op.startswith("Quantize") for op in fp32["ops"])
+    assert "QuantizeLinear" in int8["ops"] and "DequantizeLinear" in int8["ops"]  # a really quantized graph
+    assert "<!-- profile:begin -->" in md.read_text() and "| **whole run** |" in md.read_text()
+    done = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "export a run first" in done.stderr
