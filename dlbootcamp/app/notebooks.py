@@ -144,6 +144,9 @@ report = export_run(folder, formats=("tflite",), quantizations=("fp32", "int8"))
 print(report.table())  # size, parity with the Keras model, and the lesson metric per artifact'''
 
 
+_NEEDS = {"build_model": ("load_data",), "evaluate": ("train",)}  # a step's cells use what these cells made
+
+
 def build(lesson_id: str):
     """The notebook (an ``nbformat`` NotebookNode) for lesson ``lesson_id``."""
     nbformat = require_nbformat()
@@ -166,13 +169,17 @@ def build(lesson_id: str):
                "build_model": [_MODEL_CELL, _MODEL_EXTRAS.get(lesson_id)],
                "train": [_TRAIN_CELL, _PICTURES_CELL],
                "evaluate": [_EVALUATE_CELL, _EXPORT_CELL]}
+    seen: set[str] = set()  # the functions whose section has been shown
     for section, body in sections(source):
         if section == "setup":
             continue
         cells.append(md(f"## {section[0].upper()}{section[1:]}\n\nThe lesson's code for this step:\n\n"
                         f"```python\n{body}\n```"))
-        for name in [n for n in pending if n in _defines(body)]:
-            cells.extend(code(c) for c in pending.pop(name) if c)
+        seen |= _defines(body) & set(pending)
+        # A step runs once its function has been shown and the steps it needs have run (a lesson may define
+        # `evaluate` before `train`: its cells wait for the training cell, whose record they read).
+        while ready := [n for n in pending if n in seen and not set(_NEEDS.get(n, ())) & set(pending)]:
+            cells.extend(code(c) for c in pending.pop(ready[0]) if c)
     if pending:  # a lesson whose sections do not name these functions: the steps come after the story
         cells.append(md("## Run it"))
         for name in list(pending):
