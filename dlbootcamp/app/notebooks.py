@@ -115,6 +115,13 @@ else:  # a lesson whose build_model returns several models
     for part in (model.values() if isinstance(model, dict) else model):
         part.summary()'''
 
+_MODEL_CELLS = {  # lessons whose models are not built by build_model(cfg)
+    "translation": '''from dlbootcamp import seq2seq
+
+for task in (data.dates, data.sentences):  # train() builds one translator per task from its shape
+    seq2seq.build(task.shape, name="translator").summary()''',
+}
+
 _MODEL_EXTRAS = {"assistant-intents": '''model = lesson.build_model(cfg, len(data.vocabulary))  # the vocabulary size train() uses
 model.summary()'''}
 
@@ -166,16 +173,18 @@ def build(lesson_id: str):
                 "course's full run."),
              code(_setup_cell(lesson_id))]
     pending = {"load_data": [_DATA_CELL, _DATA_EXTRAS.get(lesson_id)],
-               "build_model": [_MODEL_CELL, _MODEL_EXTRAS.get(lesson_id)],
+               "build_model": [_MODEL_CELLS.get(lesson_id, _MODEL_CELL), _MODEL_EXTRAS.get(lesson_id)],
                "train": [_TRAIN_CELL, _PICTURES_CELL],
                "evaluate": [_EVALUATE_CELL, _EXPORT_CELL]}
-    seen: set[str] = set()  # the functions whose section has been shown
+    seen: set[str] = set()  # the steps whose function's section has been shown
+    # A lesson without build_model (translation builds its models inside train) shows its model before training.
+    shown_with = {n: ("train" if n == "build_model" and n not in _defines(source) else n) for n in pending}
     for section, body in sections(source):
         if section == "setup":
             continue
         cells.append(md(f"## {section[0].upper()}{section[1:]}\n\nThe lesson's code for this step:\n\n"
                         f"```python\n{body}\n```"))
-        seen |= _defines(body) & set(pending)
+        seen |= {n for n in pending if shown_with[n] in _defines(body)}
         # A step runs once its function has been shown and the steps it needs have run (a lesson may define
         # `evaluate` before `train`: its cells wait for the training cell, whose record they read).
         while ready := [n for n in pending if n in seen and not set(_NEEDS.get(n, ())) & set(pending)]:
