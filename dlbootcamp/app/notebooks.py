@@ -205,8 +205,8 @@ def _exercise_cells(v4, lesson_id: str) -> list:
         return [v4.new_markdown_cell("## Exercises\n\nThis lesson has no checked exercises yet.")]
     cells = [v4.new_markdown_cell(
         "## Exercises\n\nWrite each answer in its cell, then run the check below it: it says what is "
-        f"wrong, if anything. From a shell, `dlbootcamp check {lesson_id} --file my_answers.py` checks the same "
-        "definitions in a file."),
+        f"wrong, if anything. From a shell, `dlbootcamp check {lesson_id} --list` lists them and "
+        f"`dlbootcamp check {lesson_id} --file my_answers.py` checks the same definitions in a file."),
         v4.new_code_cell("from dlbootcamp.app.exercises import check")]
     for e in exercise_defs.exercises(lesson_id):
         cells.append(v4.new_markdown_cell(f"### Exercise {e.number} ({e.kind}): {e.title}\n\n{e.task}"))
