@@ -1,4 +1,4 @@
-"""Exercises for day 13 (translation): dot-product attention by hand, teacher forcing's inputs, the decoder's reach."""
+"""Exercises for day 13 (translation): dot-product attention by hand, teacher forcing's inputs, where the decoder looks."""
 
 from __future__ import annotations
 
@@ -71,6 +71,28 @@ def _verify_teacher(fn) -> None:
         raise Wrong(f"teacher_inputs gave {got.tolist()}; expected {expected.tolist()}.")
 
 
+# --- 3. predict an outcome: how many attention weights per written character? ----------------------------------
+
+PREDICTED_WEIGHTS_PER_STEP = 30  # one per source position: dates are padded to MAX_SOURCE_LENGTH characters
+
+
+def _verify_weights(value) -> None:
+    from dlbootcamp import seq2seq
+    from dlbootcamp.lessons import day13_translation as lesson
+
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Wrong(f"PREDICTED_WEIGHTS_PER_STEP is {value!r}; expected a whole number.")
+    source, target = lesson.vocabularies()
+    shape = seq2seq.Shape(lesson.SOURCE_LENGTH, lesson.TARGET_STEPS, len(source), len(target), 8, 8)
+    step = seq2seq.inference_models(shape, seq2seq.build(shape))["decoder_step"]
+    actual = int(step.output["attention"].shape[-1])
+    if value != actual:
+        hint = (" That is the number of steps the decoder writes; the weights are over what it reads."
+                if value in (lesson.TARGET_STEPS, lesson.TARGET_STEPS - 1) else "")
+        raise Wrong(f"PREDICTED_WEIGHTS_PER_STEP = {value}: at each step the decoder spreads one weight over every "
+                    f"position of the (padded) source date.{hint}")
+
+
 EXERCISES = (
     Exercise(1, "implement", "attention by hand",
              "Write `attend(decoded, encoded, scale=1.0)` in NumPy: for decoder outputs (B, T, D) and encoder "
@@ -91,4 +113,11 @@ EXERCISES = (
              "    \"\"\"(N, T): <start>, then the targets shifted right by one.\"\"\"\n"
              "    raise NotImplementedError  # your code here\n",
              teacher_inputs, _verify_teacher),
+    Exercise(3, "predict", "how many places to look",
+             "Before running it: the dates decoder step returns attention weights with each character it writes "
+             "(the heat maps). How many weights does one step give? Read `SOURCE_LENGTH` and `seq2seq.read_out`; "
+             "write the number as `PREDICTED_WEIGHTS_PER_STEP`, then check.",
+             "PREDICTED_WEIGHTS_PER_STEP",
+             "PREDICTED_WEIGHTS_PER_STEP = None  # a whole number\n",
+             PREDICTED_WEIGHTS_PER_STEP, _verify_weights),
 )

@@ -1,8 +1,8 @@
-"""Exercises for day 17 (vqa): a relation network's pooled relations by hand, the shape of the objects it relates."""
+"""Exercises for day 17 (vqa): a relation network's pooled relations by hand, the objects it relates, mean-only pooling."""
 
 from __future__ import annotations
 
-from dlbootcamp.app.exercises import Exercise, Wrong, expect_close, expect_shape
+from dlbootcamp.app.exercises import Exercise, Wrong, expect_close, expect_model, expect_shape
 
 
 # --- 1. implement a piece: g over every pair, then the pool ----------------------------------------------------
@@ -63,6 +63,52 @@ def _verify_objects(value) -> None:
         raise Wrong(f"PREDICTED_OBJECTS_SHAPE = {tuple(value)} is not right: {'; '.join(hints)}.")
 
 
+# --- 3. change the architecture: pool the relations by their mean only ---------------------------------------
+
+def build_mean_only_model(cfg):
+    """The lesson's relation network whose f reads only the mean over the pairs (no max) and the question."""
+    import keras
+
+    from dlbootcamp.lessons import day17_vqa as lesson
+
+    image, questions = lesson.inputs(cfg)
+    o = lesson.objects(cfg, image)
+    n, g, layer = lesson.N_OBJECTS, cfg.g_units, keras.layers
+    colour = layer.Permute((2, 1), name="colour")(layer.Cropping1D((0, 5), name="first_six")(
+        layer.Permute((2, 1), name="by_number")(questions)))
+    subject = layer.Dot(axes=(2, 1), name="subject")([colour, o])
+    parts = [layer.Reshape((-1, 1, g), name="first")(layer.Dense(g, use_bias=False, name="g_i")(subject)),
+             layer.Reshape((1, n, g), name="second")(layer.Dense(g, use_bias=False, name="g_j")(o)),
+             layer.Reshape((-1, 1, g), name="q_per_pair")(layer.Dense(g, name="g_q")(questions)),
+             layer.Dense(g, use_bias=False, name="g_self")(layer.Reshape((-1, n, 1), name="is_subject")(colour))]
+    x = layer.ReLU(name="g1")(layer.Add(name="pairs")(parts))
+    x = layer.Dense(g, activation="relu", name="g2")(x)
+    x = layer.Dense(g, activation="relu", name="g3")(x)
+    mean = layer.Reshape((-1, g), name="mean")(layer.AveragePooling2D((1, n), name="mean_over_pairs")(x))
+    x = layer.Concatenate(name="f_in")([mean, questions])
+    x = layer.Dense(cfg.f_units, activation="relu", name="f1")(x)
+    x = layer.Dense(cfg.f_units, activation="relu", name="f2")(x)
+    answers = layer.Dense(len(lesson.ANSWERS), activation="softmax", name="answers")(x)
+    return keras.Model([image, questions], answers, name="mean_only_relation_network")
+
+
+def _verify_mean_only(fn) -> None:
+    import numpy as np
+
+    from dlbootcamp.lessons import day17_vqa as lesson
+
+    cfg = lesson.Config.quick()
+    model = fn(cfg)
+    left = {layer.name for layer in getattr(model, "layers", [])} & {"max_over_pairs", "max"}
+    if left:
+        raise Wrong(f"the model still pools by the max ({sorted(left)}); f reads the mean over the pairs and the "
+                    "question only.")
+    expect_model("build_mean_only_model(Config.quick())", model, build_mean_only_model(cfg))
+    images = np.zeros((2, cfg.image_size, cfg.image_size, 3), np.float32)
+    out = model.predict([images, np.zeros((2, 5, 11), np.float32)], verbose=0)
+    expect_shape("its answers to 5 questions about each of 2 images", out, (2, 5, len(lesson.ANSWERS)))
+
+
 EXERCISES = (
     Exercise(1, "implement", "relations, pair by pair",
              "Write `relation_mean(objects, question, w, b)` in NumPy: a relation network with a one-layer g. For "
@@ -82,4 +128,14 @@ EXERCISES = (
              "PREDICTED_OBJECTS_SHAPE",
              "PREDICTED_OBJECTS_SHAPE = None  # (slots, numbers per slot)\n",
              PREDICTED_OBJECTS_SHAPE, _verify_objects),
+    Exercise(3, "architecture", "count, but no extremes",
+             "Write `build_mean_only_model(cfg)`: the lesson's `build_model` without the max over the pairs "
+             "(`max_over_pairs` and `max`), so that `f_in` concatenates only `mean` and the questions. Keep every "
+             "other layer name. The docstring says what the max is for: train both and compare the 'closest' and "
+             "'furthest' questions (`lesson.evaluate` scores each kind; `by_kind.png` draws them).",
+             "build_mean_only_model",
+             "import keras\n\n\ndef build_mean_only_model(cfg):\n"
+             "    \"\"\"build_model whose f reads the mean over the pairs only.\"\"\"\n"
+             "    raise NotImplementedError  # start from lesson.build_model's code\n",
+             build_mean_only_model, _verify_mean_only),
 )
