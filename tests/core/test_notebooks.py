@@ -24,7 +24,8 @@ from dlbootcamp import registry  # noqa: E402
 
 LESSONS = list(registry.discover())
 # Measured on 2 CPU cores shared with other jobs: all nineteen in 297 s at a 1-minute load of ~4 (translation
-# 55 s, cnn-features 40 s, lip-reading 33 s, the others 2-20 s), 438 s at ~4.6 with busier neighbours.
+# 55 s, cnn-features 40 s, lip-reading 33 s, the others 2-20 s); 438 s at ~4.6 and 504 s at ~5.5 with busier
+# neighbours (a notebook's time grows with the load: lip-reading took 33 to 76 s).
 NOTEBOOK_LIMIT_S = 240  # one notebook
 TOTAL_LIMIT_S = 900  # all nineteen
 REPO = pathlib.Path(__file__).resolve().parents[2]
