@@ -115,6 +115,13 @@ else:  # a lesson whose build_model returns several models
     for part in (model.values() if isinstance(model, dict) else model):
         part.summary()'''
 
+_MODEL_CELLS = {  # lessons whose models are not built by build_model(cfg)
+    "translation": '''from dlbootcamp import seq2seq
+
+for task in (data.dates, data.sentences):  # train() builds one translator per task from its shape
+    seq2seq.build(task.shape, name="translator").summary()''',
+}
+
 _MODEL_EXTRAS = {"assistant-intents": '''model = lesson.build_model(cfg, len(data.vocabulary))  # the vocabulary size train() uses
 model.summary()'''}
 
@@ -144,6 +151,9 @@ report = export_run(folder, formats=("tflite",), quantizations=("fp32", "int8"))
 print(report.table())  # size, parity with the Keras model, and the lesson metric per artifact'''
 
 
+_NEEDS = {"build_model": ("load_data",), "evaluate": ("train",)}  # a step's cells use what these cells made
+
+
 def build(lesson_id: str):
     """The notebook (an ``nbformat`` NotebookNode) for lesson ``lesson_id``."""
     nbformat = require_nbformat()
@@ -163,16 +173,22 @@ def build(lesson_id: str):
                 "course's full run."),
              code(_setup_cell(lesson_id))]
     pending = {"load_data": [_DATA_CELL, _DATA_EXTRAS.get(lesson_id)],
-               "build_model": [_MODEL_CELL, _MODEL_EXTRAS.get(lesson_id)],
+               "build_model": [_MODEL_CELLS.get(lesson_id, _MODEL_CELL), _MODEL_EXTRAS.get(lesson_id)],
                "train": [_TRAIN_CELL, _PICTURES_CELL],
                "evaluate": [_EVALUATE_CELL, _EXPORT_CELL]}
+    seen: set[str] = set()  # the steps whose function's section has been shown
+    # A lesson without build_model (translation builds its models inside train) shows its model before training.
+    shown_with = {n: ("train" if n == "build_model" and n not in _defines(source) else n) for n in pending}
     for section, body in sections(source):
         if section == "setup":
             continue
         cells.append(md(f"## {section[0].upper()}{section[1:]}\n\nThe lesson's code for this step:\n\n"
                         f"```python\n{body}\n```"))
-        for name in [n for n in pending if n in _defines(body)]:
-            cells.extend(code(c) for c in pending.pop(name) if c)
+        seen |= {n for n in pending if shown_with[n] in _defines(body)}
+        # A step runs once its function has been shown and the steps it needs have run (a lesson may define
+        # `evaluate` before `train`: its cells wait for the training cell, whose record they read).
+        while ready := [n for n in pending if n in seen and not set(_NEEDS.get(n, ())) & set(pending)]:
+            cells.extend(code(c) for c in pending.pop(ready[0]) if c)
     if pending:  # a lesson whose sections do not name these functions: the steps come after the story
         cells.append(md("## Run it"))
         for name in list(pending):
@@ -189,8 +205,8 @@ def _exercise_cells(v4, lesson_id: str) -> list:
         return [v4.new_markdown_cell("## Exercises\n\nThis lesson has no checked exercises yet.")]
     cells = [v4.new_markdown_cell(
         "## Exercises\n\nWrite each answer in its cell, then run the check below it: it says what is "
-        f"wrong, if anything. From a shell, `dlbootcamp check {lesson_id} --file my_answers.py` checks the same "
-        "definitions in a file."),
+        f"wrong, if anything. From a shell, `dlbootcamp check {lesson_id} --list` lists them and "
+        f"`dlbootcamp check {lesson_id} --file my_answers.py` checks the same definitions in a file."),
         v4.new_code_cell("from dlbootcamp.app.exercises import check")]
     for e in exercise_defs.exercises(lesson_id):
         cells.append(v4.new_markdown_cell(f"### Exercise {e.number} ({e.kind}): {e.title}\n\n{e.task}"))

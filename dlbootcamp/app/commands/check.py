@@ -1,11 +1,13 @@
 """`dlbootcamp check`: check a learner's answers to a lesson's exercises against the reference."""
 
 import pathlib
+import textwrap
 
 HELP = "check your answers to a lesson's exercises (the functions you wrote in its notebook, or in a file)"
 
 EPILOG = """\
 examples:
+  dlbootcamp check training --list                           what each exercise asks, and the name to define
   dlbootcamp check training --file my_answers.py            every exercise of day 3
   dlbootcamp check training --exercise 1 --file my_answers.py
   dlbootcamp check training                                  the reference solutions check themselves
@@ -20,6 +22,8 @@ def add_arguments(p):
     p.add_argument("--exercise", type=int, default=None, metavar="N", help="check exercise N only")
     p.add_argument("--file", type=pathlib.Path, default=None, metavar="SOLUTIONS.py",
                    help="a Python file with your answers (default: check the package's reference solutions)")
+    p.add_argument("--list", action="store_true", help="list the lesson's exercises (what to write, and the name "
+                   "to define) instead of checking anything")
 
 
 def check(args) -> None:
@@ -31,6 +35,8 @@ def check(args) -> None:
     if not exercises.has_exercises(args.lesson):
         raise UserError(f"Lesson {args.lesson!r} has no exercises yet; lessons with exercises: "
                         f"{', '.join(exercises.with_exercises())}.")
+    if args.list and args.file is not None:
+        raise UserError("--list shows the exercises, --file checks answers: give one of them, not both.")
     if args.file is not None and not args.file.is_file():
         raise UserError(f"--file {args.file}: no such file; expected a Python file defining your answers.")
     exercises.select(args.lesson, args.exercise)  # an unknown exercise number, before anything runs
@@ -42,6 +48,12 @@ def run(args) -> int:
     from dlbootcamp.app import exercises
     from dlbootcamp.errors import UserError
 
+    if args.list:
+        for e in exercises.select(args.lesson, args.exercise):
+            print(f"exercise {e.number} ({e.kind}): {e.title}; define `{e.name}`")
+            print(textwrap.indent(textwrap.fill(e.task.replace("`", ""), 96), "    "))
+        print(f"check your answers: dlbootcamp check {args.lesson} --file my_answers.py [--exercise N]")
+        return 0
     if args.file is None:
         answers, source = exercises.references(args.lesson), "the reference solutions"
     else:
