@@ -40,7 +40,8 @@ LESSON = LessonInfo(
     resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
-SENTENCE_FEATURES = ("relative position", "first sentence", "1 / (1 + index)", "words / 50", "log sentences / 4")
+SENTENCE_FEATURES = ("relative position", "first sentence", "1 / (1 + index)", "words / 50", "log sentences / 4",
+                     "TF-IDF centrality in the document, scaled to [0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +51,10 @@ class Config:
     vocab_size: int = 8000  # most frequent words of the training documents (with padding and unknown)
     max_len: int = 48  # words per sentence fed to the scorer (longer ones are cut)
     min_similarity: float = 0.2  # mining: a verse retells a chapter of another book at TF-IDF cosine >= this
+    max_similarity: float = 1.0  # mining: closer verses are copies (parallel accounts), not retellings
     max_refs: int = 8  # mining: at most this many retelling verses per chapter (the most similar)
     min_refs: int = 2  # mining: a chapter with fewer retelling verses is not a training document
+    oracle_labels: bool = False  # targets: overlap share scaled per document (False) or 0/1 oracle sentences (dev)
     dropout: float = 0.2  # on word vectors while training
     epochs: int = 12  # passes over the training sentences (early stopping on validation documents)
     batch_size: int = 256
@@ -68,6 +71,22 @@ class Config:
 
 # --- text -> the scorer's inputs (host side: what the sidecar describes) ------------------------------
 
+def document_centrality(toks: list[list[str]]) -> np.ndarray:
+    """Each sentence's summed cosine similarity to the others (TF-IDF with the document's own IDF), in [0, 1]."""
+    words_ = sorted({w for t in toks for w in t})
+    if len(toks) < 2 or not words_:
+        return np.zeros(len(toks), np.float32)
+    index = {w: k for k, w in enumerate(words_)}
+    tf = np.zeros((len(toks), len(words_)), np.float32)
+    for i, t in enumerate(toks):
+        for w in t:
+            tf[i, index[w]] += 1
+    bag = tf * (np.log((1 + len(toks)) / (1 + (tf > 0).sum(axis=0))) + 1)
+    bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-12)
+    c = (bag @ bag.T).sum(axis=1) - (bag * bag).sum(axis=1)
+    return (c - c.min()) / max(c.max() - c.min(), 1e-12)
+
+
 def sentence_inputs(sents: list[str], vocab: Vocabulary, max_len: int) -> list[np.ndarray]:
     """The scorer's three inputs for every sentence of one document, in ``model.inputs`` order.
 
@@ -81,11 +100,12 @@ def sentence_inputs(sents: list[str], vocab: Vocabulary, max_len: int) -> list[n
     df = collections.Counter(w for t in toks for w in set(t))
     ctx = np.zeros((n, max_len, 2), np.float32)
     pos = np.zeros((n, len(SENTENCE_FEATURES)), np.float32)
+    pos[:, 5] = document_centrality(toks)
     for i, t in enumerate(toks):
         own = collections.Counter(t)
         for j, w in enumerate(t[:max_len]):
             ctx[i, j] = np.log1p(count[w] - own[w]), (df[w] - 1) / max(n - 1, 1)
-        pos[i] = i / n, float(i == 0), 1 / (1 + i), len(t) / 50, np.log(n) / 4
+        pos[i, :5] = i / n, float(i == 0), 1 / (1 + i), len(t) / 50, np.log(n) / 4
     return [vocab.encode_batch(sents, max_len), ctx, pos]
 
 
@@ -110,15 +130,27 @@ def rouge_tokens(text: str) -> list[str]:
     return tokenize.tokenize(text, _stemmer())
 
 
-def overlap_labels(sents: list[str], reference: str) -> np.ndarray:
-    """Each sentence's share of words that the reference contains (clipped counts: ROUGE-1 precision),
-    scaled to [0, 1] within the document - the target: which sentences a retelling keeps."""
+def sentence_precision(sents: list[str], reference: str) -> np.ndarray:
+    """Each sentence's share of words that the reference contains (clipped counts: ROUGE-1 precision)."""
     ref = collections.Counter(rouge_tokens(reference))
     prec = []
     for s in sents:
         got = collections.Counter(rouge_tokens(s))
         prec.append(sum(min(c, ref[w]) for w, c in got.items()) / max(sum(got.values()), 1))
-    prec = np.asarray(prec, np.float32)
+    return np.asarray(prec, np.float32)
+
+
+def overlap_labels(sents: list[str], reference: str, oracle: bool = False) -> np.ndarray:
+    """The target - which sentences a retelling keeps: :func:`sentence_precision` scaled to [0, 1] within the
+    document, or (``oracle``) 1 for the sentences an oracle summary as long as the reference takes."""
+    prec = sentence_precision(sents, reference)
+    if oracle:  # 1 for the sentences an oracle summary as long as the reference takes (most overlap first)
+        label, words_ = np.zeros(len(sents), np.float32), 0
+        for i in np.argsort(-prec, kind="stable"):
+            label[i], words_ = 1.0, words_ + len(sents[i].split())
+            if words_ >= len(reference.split()):
+                break
+        return label
     return (prec - prec.min()) / max(prec.max() - prec.min(), 1e-6)
 
 
@@ -150,7 +182,7 @@ def mine_retellings(chapters, cfg: Config) -> list[tuple[str, list[str], list[st
     sims[books[[ci for ci, _ in verses]][:, None] == books[None, :]] = 0  # retold in another book only
     best, best_sim = sims.argmax(axis=1), sims.max(axis=1)
     found = collections.defaultdict(list)
-    for k in np.flatnonzero(best_sim >= cfg.min_similarity):
+    for k in np.flatnonzero((best_sim >= cfg.min_similarity) & (best_sim < cfg.max_similarity)):
         found[int(best[k])].append((-float(best_sim[k]), k))
     mined = []
     for ci in sorted(found):
@@ -176,11 +208,11 @@ class Data:
     source: str
 
 
-def _stack(docs, vocab, max_len):
+def _stack(docs, vocab, max_len, oracle=False):
     """All sentences of ``docs`` ((sentences, reference) pairs) as one batch of inputs and targets."""
     parts = [sentence_inputs(s, vocab, max_len) for s, _ in docs]
     inputs = [np.concatenate([p[k] for p in parts]) for k in range(3)]
-    return inputs, np.concatenate([overlap_labels(s, r) for s, r in docs])[:, None]
+    return inputs, np.concatenate([overlap_labels(s, r, oracle) for s, r in docs])[:, None]
 
 
 def load_data(cfg: Config) -> Data:
@@ -194,8 +226,8 @@ def load_data(cfg: Config) -> Data:
     retellings = corpus.RETELLINGS[:cfg.documents] if cfg.documents else corpus.RETELLINGS
     text = lambda refs: " ".join(v for r in refs for v in corpus.passage(chapters, r))  # noqa: E731
     dev = ([sentences(text(d)) for d, _ in corpus.RETELLINGS_DEV], [text(r) for _, r in corpus.RETELLINGS_DEV])
-    return Data(vocab, _stack([(s, r) for _, s, r in train], vocab, cfg.max_len),
-                _stack([(s, r) for _, s, r in val], vocab, cfg.max_len),
+    return Data(vocab, _stack([(s, r) for _, s, r in train], vocab, cfg.max_len, cfg.oracle_labels),
+                _stack([(s, r) for _, s, r in val], vocab, cfg.max_len, cfg.oracle_labels),
                 [sentences(text(d)) for d, _ in retellings], [text(r) for _, r in retellings],
                 [f"{'+'.join(d)} -> {' '.join(r)}" for d, r in retellings], dev, tune_tfidf(*dev),
                 [ref for ref, _, _ in train], cfg.max_len, cfg.seed, source)
@@ -274,7 +306,7 @@ def train(cfg: Config, run) -> Trained:
     metrics, scored = evaluate(training.predict_fn(model), data, details=True)
     dev = rouge_scores(scorer_orders(training.predict_fn(model), data.vocab, data.max_len), data, *data.dev)
     metrics.update({f"dev_{m}rouge1": float(np.mean(dev[k])) for m, k in (("", "model"), ("lead_", "lead"),
-                                                                          ("tfidf_", "tfidf"))})
+                                                                          ("tfidf_", "tfidf"), ("oracle_", "oracle"))})
     if cfg.ablations:
         for variant in ("no context", "position"):
             training.seed_everything(cfg.seed)
@@ -390,15 +422,17 @@ def _rouge():
 
 
 def rouge_scores(model_order, data: Data, documents, references,
-                 methods=("model", "lead", "random", "tfidf")) -> dict[str, list[float]]:
-    """Per document, the ROUGE-1 recall of each method's summary, cut to the reference's length."""
+                 methods=("model", "lead", "random", "tfidf", "oracle")) -> dict[str, list[float]]:
+    """Per document, the ROUGE-1 recall of each method's summary, cut to the reference's length ("oracle": the
+    ceiling, which reads the reference and takes the sentences with most overlap first)."""
     scorer, rng = _rouge(), np.random.default_rng(data.seed)
     tfidf = tfidf_orders(documents, **data.tfidf)
     scored = {m: [] for m in methods}
     for sents, ref in zip(documents, references):
         options = {"model": lambda: [model_order(sents)], "lead": lambda: [range(len(sents))],
                    "random": lambda: [rng.permutation(len(sents)) for _ in range(20)],
-                   "tfidf": lambda: [tfidf(sents)]}
+                   "tfidf": lambda: [tfidf(sents)],
+                   "oracle": lambda: [np.argsort(-sentence_precision(sents, ref), kind="stable")]}
         for m in methods:
             scored[m].append(float(np.mean([scorer.score(ref, cut(sents, o, len(ref.split())))["rouge1"].recall
                                             for o in options[m]()])))
@@ -427,13 +461,18 @@ def evaluate(predict, data: Data, details: bool = False):
     metrics["rouge1_gain_over_best_baseline_ci_low"] = min(metrics[f"gain_over_{m}_ci_low"]
                                                            for m in ("lead", "random", "tfidf"))
     metrics["documents_beating_lead"] = float(np.sum(np.asarray(scored["model"]) > np.asarray(scored["lead"])))
+    # where the reference content sits: is the document's best sentence (most overlap) at its start?
+    metrics["oracle_rouge1"] = float(np.mean(scored["oracle"]))
+    best = np.array([np.argmax(sentence_precision(s, r)) for s, r in zip(data.documents, data.references)])
+    metrics["best_sentence_is_first"] = float(np.mean(best == 0))
+    metrics["best_sentence_in_first_3"] = float(np.mean(best < 3))
     return (metrics, scored) if details else metrics
 
 
 def save_pictures(scored: dict, model: keras.Model, data: Data, run) -> None:
     plt = plots.pyplot()
     labels = {"model": "learned\nscorer", "lead": "lead", "random": "random", "tfidf": "TF-IDF\ncentrality",
-              "no_context": "scorer\nw/o context", "position": "position\nalone"}
+              "no_context": "scorer\nw/o context", "position": "position\nalone", "oracle": "oracle\n(ceiling)"}
     methods = [m for m in labels if m in scored]
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     means = [np.mean(scored[m]) for m in methods]
