@@ -302,13 +302,16 @@ def load_data(cfg: Config) -> Data:
 
 def sidecar(data: Data) -> dict:
     return {"vocabulary": data.vocab.to_dict(), "max_len": data.max_len,
+            "input_order": ["token_ids", "context", "position"],  # what sentence_inputs returns
             "sentence_features": list(SENTENCE_FEATURES),
             "preprocessing": "split the text into sentences (after . ! ?); per sentence: lower-cased words "
                              "(vocabulary.pattern) -> token_ids int32 via vocabulary.tokens (unknown -> 1), cut or "
                              "padded with 0 to max_len; context (max_len, 2) float32 per word: log(1 + count of the "
                              "word in the document's other sentences), share of the other sentences holding it (0 "
-                             "on padding); position (5,) float32: i/n, i == 0, 1/(1+i), words/50, log(n)/4. "
-                             "Output: a score in (0, 1); keep the highest-scoring sentences, in document order."}
+                             "on padding); position (6,) float32: i/n, i == 0, 1/(1+i), words/50, log(n)/4, TF-IDF "
+                             "centrality (summed cosine to the other sentences, the document's own IDF, scaled to "
+                             "[0, 1]; document_centrality). Feed the artifact by input name (its own order may "
+                             "differ). Output: a score in (0, 1); keep the highest-scoring sentences, in order."}
 
 
 def representative_data(data: Data, n: int = 200, split: str = "train") -> list[np.ndarray]:

@@ -206,6 +206,7 @@ def test_exported_scorer_matches_keras_and_summarises_the_same_on_the_device(qui
     assert len(meta["sentence_features"]) == len(module.SENTENCE_FEATURES)
     text = "In the beginning God created the heaven and the earth. And the earth was without form. " \
            "And God said, Let there be light: and there was light. And God saw the light, that it was good."
-    on_device = module.summarizer(runner.predict, vocab, meta["max_len"])(text, 0.5)
+    by_name = lambda xs: runner.predict(*device_bench.match_inputs(runner, dict(zip(meta["input_order"], xs))))  # noqa
+    on_device = module.summarizer(by_name, vocab, meta["max_len"])(text, 0.5)
     in_keras = module.summarizer(training.predict_fn(scorer), vocab, cfg.max_len)(text, 0.5)
     assert on_device == in_keras and len(on_device) < len(text)
