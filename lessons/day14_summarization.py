@@ -1,42 +1,81 @@
-"""Day 14 - Extractive summarisation: keep the most central sentences.
+"""Day 14 - Extractive summarisation: a sentence scorer that learns what gets retold.
 
 Seed 003 calls ``summarize(text, 0.6)`` and gets the sentences that matter back. An *extractive*
-summariser writes nothing new: it keeps the best ``ratio`` of a text's sentences, in order. Our
-score is **centrality** - a sentence similar to many others says what the text is about - in the
-directed form of PacSum (Zheng & Lapata 2019): similarity to the sentences *after* a sentence
-counts fully, to those before it by ``backward_weight``. Classic systems add a **position prior**
-(MEAD, Radev et al. 2004): salience = centrality scaled to [0, 1] + ``position_weight`` x
-(1 - i/n), as writers put the who and where first. A known component, not a trick - but the
-prior alone *is* the lead baseline, so the learned vectors earn their keep only where the sum
-beats it. The vectors come from a small **sentence encoder** (word vectors weighted by a learned
-per-word weight that starts at the word's IDF -> masked mean -> dense -> unit length) trained on
-the King James Bible (Debian ``bible-kjv``) to pick, among a batch of sentences, one that comes
-just after a given one (in-batch contrastive loss, after Quick-Thoughts, Logeswaran & Lee 2018).
+summariser writes nothing new: it keeps the best ``ratio`` of a text's sentences, in order. Which
+are best? Here a small network **learns** it (a supervised sentence scorer, after SummaRuNNer,
+Nallapati et al. 2017): it reads one sentence *in its document* - its words, and for each word how
+often the document's other sentences use it - plus sentence features (position, length, TF-IDF
+centrality in the document), and outputs a score; ``summarize`` keeps the best-scoring sentences.
 
-How good are the summaries? The Bible summarises itself (Stephen retells Genesis in Acts 7,
-Psalm 105 the Exodus): ``corpus.RETELLINGS`` pairs 36 chapters with such retellings by other
-authors, human reference summaries; ``corpus.RETELLINGS_DEV`` holds 44 more, only to choose the
-weights (-1, -0.5, 0, 0.5, 1 x 0, 0.5, 1, 2) by dev ROUGE-1 over encoders of seeds 0, 1, 2: -1
-and 2 won, 0.2729 vs lead 0.2719 - dev says "stay close to the lead". No retelling chapter
-trains the encoder. Metric: ROUGE-1 recall (Lin 2004, ``rouge-score``, stemmed) of a summary cut
-to its reference's length, averaged over the 36, against the **lead** and **random** sentences
-(20 draws) at that length; a paired bootstrap gives a 95% interval for the gain over lead.
+The data. Test: ``corpus.RETELLINGS``, 36 King James chapters paired with short retellings by other
+biblical authors (Stephen in Acts 7, Hebrews 11, Psalms 78/105/106: genuine human summaries, chosen
+by hand); dev: ``corpus.RETELLINGS_DEV``, 44 more, for every choice. 80 pairs cannot train a scorer,
+so the training pairs are **mined** from the rest of the Bible (:func:`mine_retellings`): a verse of
+another book that is most similar (TF-IDF cosine >= 0.2) to a chapter counts as retelling it, and a
+chapter with at least 2 such verses is a document whose reference is its 8 closest verses (679
+chapters: parallel accounts such as Kings/Chronicles and the gospels, quotations, retellings - and
+some noise, a shared formula also matches). No chapter of a dev or test pair, as document or as
+reference, is mined. Targets: each sentence's share of words the reference contains (ROUGE-1
+precision), scaled to [0, 1] per document; loss: binary cross-entropy. The mined chapters are split
+by the seed 80/10/10: train, validation (early stopping; the TF-IDF baseline's settings for the
+mined test) and a **mined test** never trained or tuned on - a second, in-domain evaluation whose
+references are machine-paired, so it is reported beside the curated one, never instead of it.
 
-Where it stands (seed 0): ROUGE-1 0.3079 vs lead 0.3060, random 0.2919: gain 0.0018, interval
-[0.0000, 0.0044] - the bar (beat both) is passed by a hair: the summary *is* the lead on 33 of
-the 36 chapters and better on 3 (seeds 1, 2: +0.0018, +0.0007). Ablation: learned centrality
-alone 0.3058; TF-IDF vectors in the same salience 0.3069. The learned vectors carry little
-content signal beyond position: on dev, undirected learned centrality with position regressed
-out has a rank correlation of about -0.05 with each sentence's share of reference words (TF-IDF
-+0.09). Chapter openings name who and where and the retellings often retell them, so the lead
-is strong (as in news); with 36 documents, differences below ~0.02 are within noise.
+Scoring: ROUGE-1 recall (rouge-score, stemmed) of a summary cut to its reference's length, against
+**lead**, **random** (20 draws) and **TF-IDF centrality** with MEAD's position prior, its two
+settings (direction -1/0/1 x prior 0/0.5/1/2) chosen on dev (chosen: undirected, prior 2). A
+paired bootstrap (2,000 resamples of the documents) gives a 95% interval for the gain over each
+baseline; the bar metric is the lowest of the three lower ends (above 0 = beats every baseline).
 
-The exported model is the sentence encoder (token ids -> vector); sentence splitting and the
-ranking run in the host program, with the vocabulary and ranking weights from the sidecar.
+Where the reference content sits (measured): the sentence with the most overlap with the retelling
+is the first sentence in 3 of the 36 test chapters (8%), among the first three in 28%; dev: 0%
+and 7%; mined test: 6-12% and 21-25%. Position is not the answer - but ROUGE-1 recall (function
+words count) leaves little room: on the test set random scores 0.292, lead 0.306, the oracle
+(reads the reference) 0.382.
+
+Choices made on dev (ROUGE-1, 44 retellings; lead 0.272, tuned TF-IDF 0.281), seed 0 unless
+said: overlap-share targets - the scorer with document context 0.277-0.280, without it 0.281-0.282,
+sentence features alone 0.260-0.268; 0/1 oracle targets - with context 0.276 (seed 1: 0.271),
+without 0.288 (seed 1: 0.268); mining at 0.15-0.4 or at 0.3 - 0.270-0.281. The TF-IDF centrality
+feature and overlap-share targets were kept; the full scorer (reads the context, as the lesson is
+about) was kept over the one without context, whose seed-0 lead did not survive seed 1. Its dev
+score in the final runs: 0.277, 0.270, 0.284. No variant beat the tuned TF-IDF baseline beyond
+seed-to-seed noise (~0.01): dev said, before the test set was read, that the scorer would not
+clear the bar.
+
+What it measured (seeds 0, 1, 2; docs/lessons.md has the table). Curated test: scorer 0.293,
+0.299, 0.302 vs lead 0.306, TF-IDF 0.299, random 0.292; gain over lead -0.013, -0.007, -0.004
+(intervals' low ends -0.037, -0.030, -0.028): **the bar is missed on every seed**. Mined test
+(67 chapters): scorer 0.422, 0.462, 0.441 vs the best baseline, TF-IDF, 0.399, 0.438, 0.430
+(lead 0.386, 0.425, 0.428): interval low ends +0.005, +0.007, -0.007 - holds on 2 of 3 seeds.
+Ablation (each variant trained the same way): the scorer without context 0.303, 0.295, 0.292 on the curated test
+(mined 0.417, 0.458, 0.439); sentence features alone 0.292, 0.300, 0.295 (mined 0.416, 0.454,
+0.428). So the learned scorer does learn what its data teaches - in-domain it beats lead and tuned
+TF-IDF, mostly through the sentence features, with words and context adding 0.006-0.012 - but
+what mined parallels and quotations teach does not transfer to hand-picked retellings, which
+paraphrase ("By faith Abraham, when he was tried, offered up Isaac"). A symptom: on Genesis 1 at
+ratio 0.2 it keeps the first verse and the six "And the evening and the morning were the ... day"
+refrains - words the document repeats look summary-worthy to it. A second run of seed 0 repeats
+every metric to the last digit (151 s vs 155 s).
+
+Why the bar is out of reach here, and the honest bar. With 36 documents the 95% interval of a
+gain is about +-0.023 ROUGE-1 wide, so clearing it needs a gain of ~0.025 - a third of the way
+from lead to the oracle - and nothing tried gains more than ~0.016 over lead on dev (tuned TF-IDF
++0.010), while on the test set every method stays below lead (tuned TF-IDF -0.007). The bar
+stands as the issue set it and is reported as missed. Proposed: (1) a larger curated test set
+(about 150 retelling pairs would halve the interval) before judging a learned scorer on genuine
+retellings; (2) meanwhile, judge what the learned part adds on the mined test set over the mean of
+seeds 0-2 (interval low end +0.0016 +- 0.007 today: not yet a result either).
+
+On a device: the exported model is the scorer (token ids, per-word context, sentence features ->
+score); sentence splitting, the context counts and the ranking run in the host program
+(:func:`sentence_inputs`, :func:`summarizer`), with the vocabulary from the sidecar.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -49,198 +88,396 @@ from dlbootcamp.text import Vocabulary, sentences
 LESSON = LessonInfo(
     id="summarization",
     day=14,
-    title="Extractive summarisation with learned sentence vectors: summarize(text, 0.6)",
+    title="Extractive summarisation with a learned sentence scorer: summarize(text, 0.6)",
     seeds=("003",),
     datasets=("kjv",),
-    topics=("extractive summarisation", "sentence embeddings", "contrastive learning", "centrality", "ROUGE",
-            "lead baseline"),
-    summary=("A sentence encoder learned on the King James Bible ranks sentences by centrality plus a position prior; "
-             "scored with ROUGE against retellings the Bible itself contains, versus lead and random baselines."),
-    bars=(Bar("rouge1_gain_over_best_baseline", ">", 0.0),),
+    topics=("extractive summarisation", "sentence scoring", "distant supervision", "ROUGE", "lead baseline",
+            "TF-IDF centrality", "paired bootstrap", "ablation"),
+    summary=("A sentence scorer reads each sentence with its document's word counts and position and learns which "
+             "sentences a retelling keeps, from retellings mined across the King James Bible; scored with ROUGE "
+             "against 36 retellings the Bible itself contains, versus lead, TF-IDF centrality (tuned on 44 dev "
+             "retellings) and random, with paired bootstrap intervals and an ablation."),
+    bars=(Bar("rouge1_gain_over_best_baseline_ci_low", ">", 0.0),
+          Bar("mined_test_rouge1_gain_over_best_baseline_ci_low", ">", 0.0)),
     quantized_tolerance=0.01,
     baselines=("lead", "random", "tf-idf centrality"),
     resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
+SENTENCE_FEATURES = ("relative position", "first sentence", "1 / (1 + index)", "words / 50", "log sentences / 4",
+                     "TF-IDF centrality in the document, scaled to [0, 1]")
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    dim: int = 64  # word and sentence vector length
-    vocab_size: int = 6000  # most frequent training words (with padding and unknown)
-    max_len: int = 48  # words per sentence fed to the encoder (longer ones are cut)
-    window: int = 2  # a sentence's partners: the sentences at most this many places after it
-    dropout: float = 0.3  # on word vectors while training
-    backward_weight: float = -1.0  # centrality: similarity to later sentences x1, to earlier ones x this (dev)
-    position_weight: float = 2.0  # weight of the position prior 1 - i/n added to centrality in [0, 1] (dev)
-    scale: float = 20.0  # inverse temperature of the in-batch softmax over cosine similarities
-    epochs: int = 3  # passes over the training sentence pairs (early stopping on validation)
-    batch_size: int = 256  # the other sentences of a batch are the wrong answers
-    learning_rate: float = 1e-3  # Adam
-    seed: int = 0  # chapter split, weights, shuffling, random baseline
-    chapters: int = 0  # 0 = all training chapters; the quick preset uses a few
+    dim: int = 32  # word vector length
+    hidden: int = 32  # width of the per-word and per-sentence layers
+    vocab_size: int = 8000  # most frequent words of the training documents (with padding and unknown)
+    max_len: int = 48  # words per sentence fed to the scorer (longer ones are cut)
+    min_similarity: float = 0.2  # mining: a verse retells a chapter of another book at TF-IDF cosine >= this
+    max_similarity: float = 1.0  # mining: drop closer verses (copies); 1 keeps all (0.4 did not help on dev)
+    max_refs: int = 8  # mining: at most this many retelling verses per chapter (the most similar)
+    min_refs: int = 2  # mining: a chapter with fewer retelling verses is not a training document
+    oracle_labels: bool = False  # targets: overlap share scaled per document (False) or 0/1 oracle sentences (dev)
+    dropout: float = 0.2  # on word vectors while training
+    epochs: int = 12  # passes over the training sentences (early stopping on validation documents)
+    batch_size: int = 256  # sentences per step, from all training documents mixed
+    learning_rate: float = 2e-3  # Adam
+    seed: int = 0  # split of the mined documents, weights, shuffling, random baseline, bootstrap
+    ablations: bool = True  # also train the scorer without context, and one on the sentence features alone
+    chapters: int = 0  # 0 = every mined training document; the quick preset uses a few
     documents: int = 0  # 0 = all retellings; the quick preset scores a few
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(dim=16, vocab_size=800, epochs=1, chapters=60, documents=4)
+        return cls(dim=8, hidden=8, vocab_size=800, epochs=1, chapters=40, documents=4)
 
 
-# --- data: chapters -> sentences -> ids ------------------------------------------------------------
+# --- text -> the scorer's inputs (host side: what the sidecar describes) ------------------------------
+
+def document_centrality(toks: list[list[str]]) -> np.ndarray:
+    """Each sentence's summed cosine similarity to the others (TF-IDF with the document's own IDF), in [0, 1]."""
+    words_ = sorted({w for t in toks for w in t})
+    if len(toks) < 2 or not words_:
+        return np.zeros(len(toks), np.float32)
+    index = {w: k for k, w in enumerate(words_)}
+    tf = np.zeros((len(toks), len(words_)), np.float32)
+    for i, t in enumerate(toks):
+        for w in t:
+            tf[i, index[w]] += 1
+    bag = tf * (np.log((1 + len(toks)) / (1 + (tf > 0).sum(axis=0))) + 1)
+    bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-12)
+    c = (bag @ bag.T).sum(axis=1) - (bag * bag).sum(axis=1)
+    return (c - c.min()) / max(c.max() - c.min(), 1e-12)
+
+
+def sentence_inputs(sents: list[str], vocab: Vocabulary, max_len: int) -> list[np.ndarray]:
+    """The scorer's three inputs for every sentence of one document, in ``model.inputs`` order.
+
+    ``token_ids`` (n, max_len) int32; ``context`` (n, max_len, 2) float32: for each word, log(1 +
+    its count in the *other* sentences) and the share of the other sentences that contain it - the
+    document the sentence sits in; ``position`` (n, 5) float32: :data:`SENTENCE_FEATURES`.
+    """
+    n = len(sents)
+    toks = [vocab.tokenize(s) for s in sents]
+    count = collections.Counter(w for t in toks for w in t)
+    df = collections.Counter(w for t in toks for w in set(t))
+    ctx = np.zeros((n, max_len, 2), np.float32)
+    pos = np.zeros((n, len(SENTENCE_FEATURES)), np.float32)
+    pos[:, 5] = document_centrality(toks)
+    for i, t in enumerate(toks):
+        own = collections.Counter(t)
+        for j, w in enumerate(t[:max_len]):
+            ctx[i, j] = np.log1p(count[w] - own[w]), (df[w] - 1) / max(n - 1, 1)
+        pos[i, :5] = i / n, float(i == 0), 1 / (1 + i), len(t) / 50, np.log(n) / 4
+    return [vocab.encode_batch(sents, max_len), ctx, pos]
+
+
+class _CachedStemmer:
+    """rouge-score's Porter stemmer, remembered per word (labels stem every word of the corpus)."""
+
+    def __init__(self):
+        from nltk.stem import porter
+
+        self.stem = functools.lru_cache(maxsize=None)(porter.PorterStemmer().stem)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    return _CachedStemmer()
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """The tokens ROUGE-1 compares (rouge-score's tokenizer with its stemmer)."""
+    from rouge_score import tokenize
+
+    return tokenize.tokenize(text, _stemmer())
+
+
+def sentence_precision(sents: list[str], reference: str) -> np.ndarray:
+    """Each sentence's share of words that the reference contains (clipped counts: ROUGE-1 precision)."""
+    ref = collections.Counter(rouge_tokens(reference))
+    prec = []
+    for s in sents:
+        got = collections.Counter(rouge_tokens(s))
+        prec.append(sum(min(c, ref[w]) for w, c in got.items()) / max(sum(got.values()), 1))
+    return np.asarray(prec, np.float32)
+
+
+def overlap_labels(sents: list[str], reference: str, oracle: bool = False) -> np.ndarray:
+    """The target - which sentences a retelling keeps: :func:`sentence_precision` scaled to [0, 1] within the
+    document, or (``oracle``) 1 for the sentences an oracle summary as long as the reference takes."""
+    prec = sentence_precision(sents, reference)
+    if oracle:  # 1 for the sentences an oracle summary as long as the reference takes (most overlap first)
+        label, words_ = np.zeros(len(sents), np.float32), 0
+        for i in np.argsort(-prec, kind="stable"):
+            label[i], words_ = 1.0, words_ + len(sents[i].split())
+            if words_ >= len(reference.split()):
+                break
+        return label
+    return (prec - prec.min()) / max(prec.max() - prec.min(), 1e-6)
+
+
+# --- data: retellings mined from the KJV (training), the curated ones (dev and test) -------------------
+
+def held_out_chapters() -> set[str]:
+    """Every chapter that a dev or test retelling names, as document or as reference: never trained on."""
+    return {ref.split(":")[0] for docs, refs in corpus.RETELLINGS + corpus.RETELLINGS_DEV for ref in docs + refs}
+
+
+def mine_retellings(chapters, cfg: Config) -> list[tuple[str, list[str], list[str], list[str]]]:
+    """(chapter ref, its sentences, verses of *other books* that retell it, their refs), held-in chapters only.
+
+    Each verse is compared (TF-IDF cosine, English stop words out) with every chapter of the other
+    books; a verse retells the chapter it is most similar to when that similarity reaches
+    ``min_similarity``. A chapter with at least ``min_refs`` such verses becomes a training document,
+    its ``max_refs`` most similar verses the reference. Noisy (a shared formula also matches), but
+    it is the same phenomenon as the test set - which sentences of a passage are told again
+    elsewhere - on hundreds of chapters instead of 80.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    held = held_out_chapters()
+    kept = [c for c in chapters if c.ref not in held]
+    verses = [(ci, v, f"{c.ref}:{k + 1}") for ci, c in enumerate(kept) for k, v in enumerate(c.verses)]
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2).fit([c.text for c in kept])
+    sims = (tfidf.transform([v for _, v, _ in verses]) @ tfidf.transform([c.text for c in kept]).T).toarray()
+    books = np.array([c.book for c in kept])
+    sims[books[[ci for ci, _, _ in verses]][:, None] == books[None, :]] = 0  # retold in another book only
+    best, best_sim = sims.argmax(axis=1), sims.max(axis=1)
+    found = collections.defaultdict(list)
+    for k in np.flatnonzero((best_sim >= cfg.min_similarity) & (best_sim < cfg.max_similarity)):
+        found[int(best[k])].append((-float(best_sim[k]), k))
+    mined = []
+    for ci in sorted(found):
+        if len(found[ci]) >= cfg.min_refs:
+            refs = sorted(k for _, k in sorted(found[ci])[:cfg.max_refs])
+            mined.append((kept[ci].ref, sentences(kept[ci].text), [verses[k][1] for k in refs],
+                          [verses[k][2] for k in refs]))
+    return mined
+
 
 @dataclasses.dataclass(frozen=True)
 class Data:
     vocab: Vocabulary
-    train_pairs: tuple[np.ndarray, np.ndarray]  # ids of a sentence and of the sentence after it
-    val_pairs: tuple[np.ndarray, np.ndarray]
+    train: tuple[list[np.ndarray], np.ndarray]  # scorer inputs of every training sentence, and their targets
+    val: tuple[list[np.ndarray], np.ndarray]  # the same for the validation documents (early stopping)
+    mined_test: tuple[list[list[str]], list[str]]  # mined documents never trained or tuned on, their references
+    mined_tfidf: dict  # the TF-IDF centrality settings for them, chosen on the mined validation documents
     documents: list[list[str]]  # evaluation documents as sentences
     references: list[str]  # their retellings
     names: list[str]  # "Ge37 -> Acts7:9 Psa105:17-18"
-    dev: tuple[list[list[str]], list[str]]  # development documents and retellings (settings, not scores)
-    idf: np.ndarray  # log inverse sentence frequency of each vocabulary word (initial word weights)
-    ranking: dict  # salience weights: {"backward_weight": ..., "position_weight": ...}
+    dev: tuple[list[list[str]], list[str]]  # development documents and retellings (choices, never scores)
+    tfidf: dict  # the TF-IDF centrality baseline's settings, chosen on dev
+    mined: list[str]  # names of the mined training documents
     max_len: int
     seed: int
     source: str
 
 
-def _pairs(chapters, vocab: Vocabulary, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """(sentence, a sentence at most ``window`` places after it), shuffled so a batch mixes chapters."""
-    firsts, seconds = [], []
-    for ch in chapters:
-        s = sentences(ch.text)
-        for gap in range(1, cfg.window + 1):
-            firsts += s[:-gap]
-            seconds += s[gap:]
-    order = np.random.default_rng(cfg.seed).permutation(len(firsts))
-    return vocab.encode_batch(firsts, cfg.max_len)[order], vocab.encode_batch(seconds, cfg.max_len)[order]
+def _stack(docs, vocab, max_len, oracle=False):
+    """All sentences of ``docs`` ((sentences, reference) pairs) as one batch of inputs and targets."""
+    parts = [sentence_inputs(s, vocab, max_len) for s, _ in docs]
+    inputs = [np.concatenate([p[k] for p in parts]) for k in range(3)]
+    return inputs, np.concatenate([overlap_labels(s, r, oracle) for s, r in docs])[:, None]
 
 
 def load_data(cfg: Config) -> Data:
-    """Retellings (documents and references, test and dev) held out; the rest split 90/10 by the seed."""
+    """Mined retellings (split 90/10 by the seed) to train on; dev and test retellings held out."""
     chapters, source = corpus.kjv_chapters()
+    mined = [(ref, s, " ".join(r)) for ref, s, r, _ in mine_retellings(chapters, cfg)]
+    order, tenth = np.random.default_rng(cfg.seed).permutation(len(mined)), len(mined) // 10
+    test = [mined[i] for i in sorted(order[:tenth])]
+    val = [mined[i] for i in sorted(order[tenth:2 * tenth])]
+    train = [mined[i] for i in sorted(order[2 * tenth:])][:cfg.chapters or None]
+    vocab = Vocabulary.build((s for _, doc, _ in train for s in doc), "word", max_size=cfg.vocab_size, min_count=2)
     retellings = corpus.RETELLINGS[:cfg.documents] if cfg.documents else corpus.RETELLINGS
-    held = {ref.split(":")[0] for docs, refs in corpus.RETELLINGS + corpus.RETELLINGS_DEV for ref in docs + refs}
-    rest = [c for c in chapters if c.ref not in held]
-    order = np.random.default_rng(cfg.seed).permutation(len(rest))
-    val = [rest[i] for i in sorted(order[:len(rest) // 10])]
-    train = [rest[i] for i in sorted(order[len(rest) // 10:])][:cfg.chapters or None]
-    vocab = Vocabulary.build((c.text for c in train), "word", max_size=cfg.vocab_size, min_count=2)
-    train_sentences = [set(vocab.encode(s)) for c in train for s in sentences(c.text)]
-    seen = np.bincount([i for s in train_sentences for i in s], minlength=len(vocab))
     text = lambda refs: " ".join(v for r in refs for v in corpus.passage(chapters, r))  # noqa: E731
-    return Data(vocab, _pairs(train, vocab, cfg), _pairs(val, vocab, cfg),
+    dev = ([sentences(text(d)) for d, _ in corpus.RETELLINGS_DEV], [text(r) for _, r in corpus.RETELLINGS_DEV])
+    return Data(vocab, _stack([(s, r) for _, s, r in train], vocab, cfg.max_len, cfg.oracle_labels),
+                _stack([(s, r) for _, s, r in val], vocab, cfg.max_len, cfg.oracle_labels),
+                ([s for _, s, _ in test], [r for _, _, r in test]),
+                tune_tfidf([s for _, s, _ in val], [r for _, _, r in val]),
                 [sentences(text(d)) for d, _ in retellings], [text(r) for _, r in retellings],
-                [f"{'+'.join(d)} -> {' '.join(r)}" for d, r in retellings],
-                ([sentences(text(d)) for d, _ in corpus.RETELLINGS_DEV], [text(r) for _, r in corpus.RETELLINGS_DEV]),
-                np.log((1 + len(train_sentences)) / (1 + seen)).astype(np.float32),
-                {k: getattr(cfg, k) for k in ("backward_weight", "position_weight")}, cfg.max_len, cfg.seed, source)
+                [f"{'+'.join(d)} -> {' '.join(r)}" for d, r in retellings], dev, tune_tfidf(*dev),
+                [ref for ref, _, _ in train], cfg.max_len, cfg.seed, source)
 
 
 def sidecar(data: Data) -> dict:
     return {"vocabulary": data.vocab.to_dict(), "max_len": data.max_len,
-            "ranking": data.ranking,
+            "input_order": ["token_ids", "context", "position"],  # what sentence_inputs returns
+            "sentence_features": list(SENTENCE_FEATURES),
             "preprocessing": "split the text into sentences (after . ! ?); per sentence: lower-cased words "
-                             "(vocabulary.pattern) -> int32 ids via vocabulary.tokens (unknown -> 1), cut or padded "
-                             "with 0 to max_len; one row per sentence. Output: a unit-length sentence vector."}
+                             "(vocabulary.pattern) -> token_ids int32 via vocabulary.tokens (unknown -> 1), cut or "
+                             "padded with 0 to max_len; context (max_len, 2) float32 per word: log(1 + count of the "
+                             "word in the document's other sentences), share of the other sentences holding it (0 "
+                             "on padding); position (6,) float32: i/n, i == 0, 1/(1+i), words/50, log(n)/4, TF-IDF "
+                             "centrality (summed cosine to the other sentences, the document's own IDF, scaled to "
+                             "[0, 1]; document_centrality). Feed the artifact by input name (its own order may "
+                             "differ). Output: a score in (0, 1); keep the highest-scoring sentences, in order."}
 
 
-def representative_data(data: Data, n: int = 200, split: str = "train"):
-    """Sentence ids: training sentences calibrate int8, the evaluation documents feed the parity check."""
+def representative_data(data: Data, n: int = 200, split: str = "train") -> list[np.ndarray]:
+    """Scorer inputs: training sentences calibrate int8, the evaluation documents feed the parity check."""
     if split == "train":
-        return data.train_pairs[0][:n]
-    held = [s for doc in data.documents for s in doc]
-    return data.vocab.encode_batch(held[:n], data.max_len)
+        return [x[:n] for x in data.train[0]]
+    parts = [sentence_inputs(doc, data.vocab, data.max_len) for doc in data.documents]
+    return [np.concatenate([p[k] for p in parts])[:n] for k in range(3)]
 
 
-# --- model: a sentence encoder, trained to recognise the next sentence -------------------------------
+# --- model: a sentence scorer that reads the sentence with its document -------------------------------
 
-def build_encoder(cfg: Config, vocab_size: int) -> keras.Model:
-    """Ids -> weighted mean of word vectors -> dense -> unit length. Each word's weight is learned too."""
+VARIANT_INPUTS = {"full": (0, 1, 2), "no context": (0, 2), "position": (2,)}  # which of the three inputs each reads
+
+
+def build_model(cfg: Config, vocab_size: int = 8000, variant: str = "full") -> keras.Model:
+    """Sentence -> score in (0, 1). ``variant``: "full" (words + document context + sentence features),
+    "no context" (words + sentence features: the ablation that cannot see the document's word counts),
+    "position" (the ``position`` input alone: position, length and TF-IDF centrality, no words)."""
+    if variant not in VARIANT_INPUTS:
+        raise ValueError(f"Invalid scorer variant {variant!r}: expected one of {sorted(VARIANT_INPUTS)}.")
     ids = keras.Input((cfg.max_len,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocab_size, cfg.dim, mask_zero=True, name="word_vectors")(ids)
-    x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="word_dropout")(x)
-    weight = keras.layers.Embedding(vocab_size, 1, mask_zero=True, name="word_weights")(ids)
-    x = keras.layers.Multiply(name="weighted")([x, weight])
-    x = keras.layers.GlobalAveragePooling1D(name="mean_of_words")(x)  # padding is masked out
-    x = keras.layers.Dense(cfg.dim, name="project")(x)
-    return keras.Model(ids, keras.layers.UnitNormalization(name="sentence_vector")(x), name="sentence_encoder")
+    ctx = keras.Input((cfg.max_len, 2), name="context")
+    pos = keras.Input((len(SENTENCE_FEATURES),), name="position")
+    inputs, parts = [pos], [pos]
+    if variant != "position":
+        x = keras.layers.Embedding(vocab_size, cfg.dim, name="word_vectors")(ids)
+        x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="word_dropout")(x)
+        if variant == "full":
+            x = keras.layers.Concatenate(name="word_in_document")([x, ctx])
+        h = keras.layers.Dense(cfg.hidden, activation="relu", name="per_word")(x)
+        mask = keras.ops.expand_dims(keras.ops.cast(keras.ops.greater(ids, 0), "float32"), -1)
+        h = h * mask  # padding says nothing (relu output >= 0, so the max below ignores it too)
+        mean = keras.ops.sum(h, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
+        parts = [mean, keras.ops.max(h, axis=1), pos]
+        inputs = [ids, ctx, pos] if variant == "full" else [ids, pos]
+    z = keras.layers.Concatenate(name="sentence")(parts) if len(parts) > 1 else parts[0]
+    z = keras.layers.Dense(cfg.hidden, activation="relu", name="judge")(z)
+    score = keras.layers.Dense(1, activation="sigmoid", name="score")(z)
+    return keras.Model(inputs, score, name={"full": "sentence_scorer", "no context": "scorer_without_context",
+                                            "position": "position_scorer"}[variant])
 
 
-def build_model(cfg: Config, vocab_size: int = 8000) -> keras.Model:
-    """Two sentences in, the (batch, batch) matrix of scaled cosine similarities out."""
-    encoder = build_encoder(cfg, vocab_size)
-    first = keras.Input((cfg.max_len,), dtype="int32", name="sentence")
-    second = keras.Input((cfg.max_len,), dtype="int32", name="next_sentence")
-    sims = keras.ops.matmul(encoder(first), keras.ops.transpose(encoder(second))) * cfg.scale
-    return keras.Model([first, second], sims, name="next_sentence_picker")
-
-
-def in_batch_loss(_, sims):
-    """Row i should pick column i: the true next sentence among the batch's."""
-    labels = keras.ops.arange(keras.ops.shape(sims)[0])
-    return (keras.losses.sparse_categorical_crossentropy(labels, sims, from_logits=True)
-            + keras.losses.sparse_categorical_crossentropy(labels, keras.ops.transpose(sims), from_logits=True)) / 2
+def fit_scorer(cfg: Config, data: Data, variant: str, run=None):
+    """Build, train (binary cross-entropy on the overlap targets) and return one scorer variant."""
+    pick = lambda xs: [xs[k] for k in VARIANT_INPUTS[variant]]  # noqa: E731
+    model = build_model(cfg, len(data.vocab), variant)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy")
+    callbacks = [*(run.callbacks() if run else []), training.early_stopping("val_loss", patience=2)]
+    fit = model.fit(pick(data.train[0]), data.train[1], batch_size=cfg.batch_size, epochs=cfg.epochs,
+                    validation_data=(pick(data.val[0]), data.val[1]), shuffle=True, verbose=0, callbacks=callbacks)
+    return model, fit, pick
 
 
 def train(cfg: Config, run) -> Trained:
     training.seed_everything(cfg.seed)
     data = load_data(cfg)
-    run.log(f"  data: {len(data.train_pairs[0])} training / {len(data.val_pairs[0])} validation sentence pairs, "
-            f"vocabulary {len(data.vocab)}, {len(data.documents)} documents with retellings, from {data.source}")
-    model = build_model(cfg, len(data.vocab))
-    model.get_layer("sentence_encoder").get_layer("word_weights").set_weights([data.idf[:, None]])  # start at IDF
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=in_batch_loss)
-    dummy = lambda pairs: np.zeros(len(pairs[0]), np.float32)  # noqa: E731 - the labels come from the batch
-    fit = model.fit(list(data.train_pairs), dummy(data.train_pairs), batch_size=cfg.batch_size, epochs=cfg.epochs,
-                    validation_data=(list(data.val_pairs), dummy(data.val_pairs)), shuffle=True, verbose=0,
-                    callbacks=[*run.callbacks(), training.early_stopping("val_loss", patience=2)])
-    encoder = model.get_layer("sentence_encoder")
-    metrics, scored = evaluate(training.predict_fn(encoder), data, details=True)
-    dev = rouge_scores(training.predict_fn(encoder), data, *data.dev)
-    metrics.update({f"dev_{m}rouge1": float(np.mean(dev[k], 0)[0]) for m, k in (("", "centrality"), ("lead_", "lead"))})
-    save_pictures(scored, encoder, data, run)
-    summarize = summarizer(training.predict_fn(encoder), data.vocab, cfg.max_len, **data.ranking)
+    run.log(f"  data: {len(data.train[1])} training / {len(data.val[1])} validation sentences from "
+            f"{len(data.mined)} mined training chapters, vocabulary {len(data.vocab)}; {len(data.documents)} test "
+            f"documents with retellings; TF-IDF centrality settings (dev) {data.tfidf}; from {data.source}")
+    model, fit, _ = fit_scorer(cfg, data, "full", run)
+    metrics, scored = evaluate(training.predict_fn(model), data, details=True)
+    dev = rouge_scores(scorer_orders(training.predict_fn(model), data.vocab, data.max_len), data, *data.dev)
+    metrics.update({f"dev_{m}rouge1": float(np.mean(dev[k])) for m, k in (("", "model"), ("lead_", "lead"),
+                                                                          ("tfidf_", "tfidf"), ("oracle_", "oracle"))})
+    metrics.update(evaluate_mined(training.predict_fn(model), data))
+    if cfg.ablations:
+        for variant in ("no context", "position"):
+            training.seed_everything(cfg.seed)
+            ablated, _, pick = fit_scorer(cfg, data, variant)
+            predict = training.predict_fn(ablated)
+            key = variant.replace(" ", "_")
+            got = rouge_scores(scorer_orders(lambda xs: predict(pick(xs)), data.vocab, data.max_len), data,
+                               data.documents, data.references, methods=("model",))
+            scored[key] = got["model"]
+            metrics[f"{key}_rouge1"] = float(np.mean(got["model"]))
+            metrics[f"gain_of_full_over_{key}"], metrics[f"gain_of_full_over_{key}_ci_low"], _ = \
+                paired_gain(scored["model"], got["model"], cfg.seed)
+            in_domain = evaluate_mined(lambda xs: predict(pick(xs)), data)
+            metrics[f"mined_test_{key}_rouge1"] = in_domain["mined_test_rouge1"]
+    save_pictures(scored, model, data, run)
+    summarize = summarizer(training.predict_fn(model), data.vocab, cfg.max_len)
     notes = [f"summarize({data.names[0].split(' ->')[0]}, 0.2): {summarize(' '.join(data.documents[0]), 0.2)[:400]}"]
-    baselines = {name: {"rouge1": metrics[f"{key}_rouge1"], "rouge2": metrics[f"{key}_rouge2"]}
+    baselines = {name: {"rouge1": metrics[f"{key}_rouge1"]}
                  for name, key in (("lead", "lead"), ("random", "random"), ("tf-idf centrality", "tfidf"))}
-    return Trained(exports={"model": encoder}, metrics=metrics, history=training.history_dict(fit), notes=notes,
+    return Trained(exports={"model": model}, metrics=metrics, history=training.history_dict(fit), notes=notes,
                    baselines=baselines)
 
 
-# --- summarise: rank by centrality and position, keep the best, in order -----------------------------
+# --- summarise: score every sentence, keep the best, in order -----------------------------------------
 
-def centrality(vectors: np.ndarray, backward_weight: float) -> np.ndarray:
-    """Cosine similarity summed over the sentences after each one, plus ``backward_weight`` x over those before.
+def scorer_orders(predict, vocab: Vocabulary, max_len: int):
+    """document sentences -> sentence indices, best first, by the scorer behind ``predict``."""
+    def order(sents: list[str]) -> np.ndarray:
+        scores = np.asarray(predict(sentence_inputs(sents, vocab, max_len))).reshape(-1)
+        return np.argsort(-scores, kind="stable")
 
-    1 is plain (undirected) centrality; with 0 a sentence is central when what follows keeps
-    talking about it - it *opens* a topic (PacSum); -1 also counts echoes of earlier ones against it.
-    """
-    sims = vectors @ vectors.T
-    return np.triu(sims, 1).sum(axis=1) + backward_weight * np.tril(sims, -1).sum(axis=1)
-
-
-def salience(vectors: np.ndarray, backward_weight=Config.backward_weight, position_weight=Config.position_weight):
-    """Centrality scaled to [0, 1] plus ``position_weight`` x (1 - i/n): MEAD's score. Weight 0: centrality alone."""
-    c = centrality(vectors, backward_weight)
-    return (c - c.min()) / max(c.max() - c.min(), 1e-12) + position_weight * (1 - np.arange(len(c)) / len(c))
+    return order
 
 
-def summarizer(predict, vocab: Vocabulary, max_len: int, **ranking):
-    """``summarize(text, ratio)``: the ``ratio`` best sentences by :func:`salience` (``ranking``: its weights)."""
+def summarizer(predict, vocab: Vocabulary, max_len: int):
+    """``summarize(text, ratio)``: the ``ratio`` best sentences by the scorer, in document order."""
+    order = scorer_orders(predict, vocab, max_len)
+
     def summarize(text: str, ratio: float = 0.6) -> str:
         if not 0.0 < ratio <= 1.0:
             raise ValueError(f"Invalid ratio {ratio!r}: expected a fraction of the sentences in (0, 1], e.g. 0.6.")
         sents = [s for s in sentences(text) if len(vocab.tokenize(s))]
         if not sents:
             return ""
-        scores = salience(np.asarray(predict(vocab.encode_batch(sents, max_len))), **ranking)
-        keep = np.argsort(-scores, kind="stable")[:max(1, round(ratio * len(sents)))]
+        keep = order(sents)[:max(1, round(ratio * len(sents)))]
         return " ".join(sents[i] for i in sorted(keep))
 
     return summarize
 
 
-# --- evaluate: ROUGE at the reference's length, against lead and random ------------------------------
+# --- the TF-IDF centrality baseline (settings chosen on dev) ------------------------------------------
+
+def centrality(vectors: np.ndarray, backward_weight: float) -> np.ndarray:
+    """Cosine similarity summed over the sentences after each one, plus ``backward_weight`` x over those before
+    (1: plain centrality, LexRank-style; 0: PacSum's directed form, a sentence that opens a topic)."""
+    sims = vectors @ vectors.T
+    return np.triu(sims, 1).sum(axis=1) + backward_weight * np.tril(sims, -1).sum(axis=1)
+
+
+def salience(vectors: np.ndarray, backward_weight: float = 1.0, position_weight: float = 0.0) -> np.ndarray:
+    """Centrality scaled to [0, 1] plus ``position_weight`` x (1 - i/n) (MEAD's position prior)."""
+    c = centrality(vectors, backward_weight)
+    return (c - c.min()) / max(c.max() - c.min(), 1e-12) + position_weight * (1 - np.arange(len(c)) / len(c))
+
+
+def tfidf_orders(documents, backward_weight: float = 1.0, position_weight: float = 0.0):
+    """document sentences -> indices by TF-IDF centrality (IDF over the sentences of ``documents``)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer().fit([s for doc in documents for s in doc])
+
+    def order(sents: list[str]) -> np.ndarray:
+        bag = vectorizer.transform(sents).toarray()
+        bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-12)
+        return np.argsort(-salience(bag, backward_weight, position_weight), kind="stable")
+
+    return order
+
+
+TFIDF_GRID = {"backward_weight": (-1.0, 0.0, 1.0), "position_weight": (0.0, 0.5, 1.0, 2.0)}
+
+
+def tune_tfidf(documents, references) -> dict:
+    """The TF-IDF centrality settings with the best dev ROUGE-1 (the baseline tuned as the model is)."""
+    scorer = _rouge()
+    best = None
+    for bw in TFIDF_GRID["backward_weight"]:
+        for pw in TFIDF_GRID["position_weight"]:
+            order = tfidf_orders(documents, bw, pw)
+            got = np.mean([scorer.score(ref, cut(s, order(s), len(ref.split())))["rouge1"].recall
+                           for s, ref in zip(documents, references)])
+            if best is None or got > best[0] + 1e-12:
+                best = (got, {"backward_weight": bw, "position_weight": pw})
+    return best[1]
+
+
+# --- evaluate: ROUGE at the reference's length, against lead, TF-IDF centrality and random --------------
 
 def cut(sents: list[str], order, n_words: int) -> str:
     """Sentences taken in ``order`` until ``n_words`` words, shown in document order, cut at ``n_words``."""
@@ -253,67 +490,101 @@ def cut(sents: list[str], order, n_words: int) -> str:
     return " ".join(" ".join(sents[i] for i in sorted(taken)).split()[:n_words])
 
 
-def rouge_scores(predict, data: Data, documents, references) -> dict[str, list[tuple[float, float]]]:
-    """Per document, (ROUGE-1, ROUGE-2) recall of each method's summary, as long as the reference."""
+@functools.lru_cache(maxsize=1)
+def _rouge():
     from rouge_score import rouge_scorer
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
-    rng = np.random.default_rng(data.seed)
-    tfidf = TfidfVectorizer().fit([s for doc in documents for s in doc])
-    rank = lambda v, weights=data.ranking: [np.argsort(-salience(v, **weights), kind="stable")]  # noqa: E731
-    scored = {m: [] for m in ("centrality", "lead", "random", "tfidf", "centrality_only")}
+    return rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+
+
+def rouge_scores(model_order, data: Data, documents, references,
+                 methods=("model", "lead", "random", "tfidf", "oracle")) -> dict[str, list[float]]:
+    """Per document, the ROUGE-1 recall of each method's summary, cut to the reference's length ("oracle": the
+    ceiling, which reads the reference and takes the sentences with most overlap first)."""
+    scorer, rng = _rouge(), np.random.default_rng(data.seed)
+    tfidf = tfidf_orders(documents, **data.tfidf)
+    scored = {m: [] for m in methods}
     for sents, ref in zip(documents, references):
-        bag = tfidf.transform(sents).toarray()
-        learned = np.asarray(predict(data.vocab.encode_batch(sents, data.max_len)))
-        orders = {"centrality": rank(learned), "lead": [range(len(sents))],  # lead = the position prior alone
-                  "random": [rng.permutation(len(sents)) for _ in range(20)],
-                  "tfidf": rank(bag / np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-12)),
-                  "centrality_only": rank(learned, {**data.ranking, "position_weight": 0.0})}
-        for method, options in orders.items():
-            rouge = [scorer.score(ref, cut(sents, o, len(ref.split()))) for o in options]
-            scored[method].append((np.mean([r["rouge1"].recall for r in rouge]),
-                                   np.mean([r["rouge2"].recall for r in rouge])))
+        options = {"model": lambda: [model_order(sents)], "lead": lambda: [range(len(sents))],
+                   "random": lambda: [rng.permutation(len(sents)) for _ in range(20)],
+                   "tfidf": lambda: [tfidf(sents)],
+                   "oracle": lambda: [np.argsort(-sentence_precision(sents, ref), kind="stable")]}
+        for m in methods:
+            scored[m].append(float(np.mean([scorer.score(ref, cut(sents, o, len(ref.split())))["rouge1"].recall
+                                            for o in options[m]()])))
     return scored
 
 
+def paired_gain(model: list[float], baseline: list[float], seed: int) -> tuple[float, float, float]:
+    """Mean per-document gain and its 95% paired bootstrap interval (2,000 resamples of the documents)."""
+    gains = np.asarray(model) - np.asarray(baseline)
+    boot = np.random.default_rng(seed).choice(gains, (2000, len(gains))).mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(gains.mean()), float(low), float(high)
+
+
 def evaluate(predict, data: Data, details: bool = False):
-    """Mean ROUGE-1/2 recall of each method on the test retellings; the gain over lead with its 95% interval."""
-    scored = rouge_scores(predict, data, data.documents, data.references)
-    mean = {m: np.mean(v, axis=0) for m, v in scored.items()}
-    metrics = {"rouge1": float(mean["centrality"][0]), "rouge2": float(mean["centrality"][1])}
-    for m in ("lead", "random", "tfidf", "centrality_only"):
-        metrics.update({f"{m}_rouge1": float(mean[m][0]), f"{m}_rouge2": float(mean[m][1])})
-    best_baseline = max(metrics["lead_rouge1"], metrics["random_rouge1"])
-    metrics["rouge1_gain_over_best_baseline"] = metrics["rouge1"] - best_baseline
-    gains = np.array([c[0] - l[0] for c, l in zip(scored["centrality"], scored["lead"])])
-    metrics["documents_beating_lead"] = float(np.sum(gains > 0))
-    boot = np.random.default_rng(data.seed).choice(gains, (2000, len(gains))).mean(axis=1)  # paired bootstrap
-    metrics["gain_over_lead_ci_low"], metrics["gain_over_lead_ci_high"] = map(float, np.percentile(boot, [2.5, 97.5]))
+    """Mean ROUGE-1 recall of the scorer and each baseline on the test retellings; gains with 95% intervals."""
+    scored = rouge_scores(scorer_orders(predict, data.vocab, data.max_len), data, data.documents, data.references)
+    metrics = {"rouge1": float(np.mean(scored["model"]))}
+    for m in ("lead", "random", "tfidf"):
+        metrics[f"{m}_rouge1"] = float(np.mean(scored[m]))
+        metrics[f"gain_over_{m}"], metrics[f"gain_over_{m}_ci_low"], metrics[f"gain_over_{m}_ci_high"] = \
+            paired_gain(scored["model"], scored[m], data.seed)
+    metrics["rouge1_gain_over_best_baseline"] = metrics["rouge1"] - max(metrics[f"{m}_rouge1"]
+                                                                        for m in ("lead", "random", "tfidf"))
+    # the bar: the scorer beats *each* baseline with a 95% interval above zero - the lowest interval end
+    metrics["rouge1_gain_over_best_baseline_ci_low"] = min(metrics[f"gain_over_{m}_ci_low"]
+                                                           for m in ("lead", "random", "tfidf"))
+    metrics["documents_beating_lead"] = float(np.sum(np.asarray(scored["model"]) > np.asarray(scored["lead"])))
+    # where the reference content sits: is the document's best sentence (most overlap) at its start?
+    metrics["oracle_rouge1"] = float(np.mean(scored["oracle"]))
+    best = np.array([np.argmax(sentence_precision(s, r)) for s, r in zip(data.documents, data.references)])
+    metrics["best_sentence_is_first"] = float(np.mean(best == 0))
+    metrics["best_sentence_in_first_3"] = float(np.mean(best < 3))
     return (metrics, scored) if details else metrics
 
 
-def save_pictures(scored: dict, encoder: keras.Model, data: Data, run) -> None:
+def evaluate_mined(predict, data: Data) -> dict[str, float]:
+    """The same evaluation on the held-out *mined* chapters (references found by similarity, not by hand)."""
+    mined = dataclasses.replace(data, tfidf=data.mined_tfidf)
+    scored = rouge_scores(scorer_orders(predict, data.vocab, data.max_len), mined, *data.mined_test)
+    metrics = {f"mined_test_{m}_rouge1": float(np.mean(scored[m])) for m in ("lead", "random", "tfidf", "oracle")}
+    metrics["mined_test_rouge1"] = float(np.mean(scored["model"]))
+    lows = [paired_gain(scored["model"], scored[m], data.seed)[1] for m in ("lead", "random", "tfidf")]
+    metrics["mined_test_gain_over_lead_ci_low"], _, metrics["mined_test_gain_over_tfidf_ci_low"] = lows
+    metrics["mined_test_rouge1_gain_over_best_baseline_ci_low"] = min(lows)
+    best = np.array([np.argmax(sentence_precision(s, r)) for s, r in zip(*data.mined_test)])
+    metrics["mined_test_best_sentence_is_first"] = float(np.mean(best == 0))
+    metrics["mined_test_best_sentence_in_first_3"] = float(np.mean(best < 3))
+    return metrics
+
+
+def save_pictures(scored: dict, model: keras.Model, data: Data, run) -> None:
     plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    methods = list(scored)
-    for j, metric in enumerate(("ROUGE-1", "ROUGE-2")):
-        ax.bar(np.arange(len(methods)) + 0.4 * j, [np.mean([s[j] for s in scored[m]]) for m in methods], 0.4,
-               label=f"{metric} recall")
-    ax.set_xticks(np.arange(len(methods)) + 0.2, ["learned\n+ prior", "lead\n(prior alone)", "random",
-                                                 "TF-IDF\n+ prior", "learned\nalone"], fontsize=8)
+    labels = {"model": "learned\nscorer", "lead": "lead", "random": "random", "tfidf": "TF-IDF\ncentrality",
+              "no_context": "scorer\nw/o context", "position": "sentence\nfeatures only", "oracle": "oracle\n(ceiling)"}
+    methods = [m for m in labels if m in scored]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    means = [np.mean(scored[m]) for m in methods]
+    ax.bar(np.arange(len(methods)), means, 0.6, color=["tab:red"] + ["tab:gray"] * (len(methods) - 1))
+    for i, v in enumerate(means):
+        ax.text(i, v + 0.005, f"{v:.3f}", ha="center", fontsize=8)
+    ax.set_xticks(np.arange(len(methods)), [labels[m] for m in methods], fontsize=8)
+    ax.set_ylabel("ROUGE-1 recall")
     ax.set_title(f"Summaries vs retellings ({len(data.documents)} chapters), as long as the reference")
-    ax.set_ylim(0, 0.42)
-    ax.legend(loc="upper right", ncols=2)
+    ax.set_ylim(0, max(means) * 1.25)
     run.save_figure(fig, "rouge_vs_baselines")
     sents = data.documents[0]
-    scores = salience(encoder.predict(data.vocab.encode_batch(sents, data.max_len), verbose=0), **data.ranking)
+    scores = np.asarray(model.predict(sentence_inputs(sents, data.vocab, data.max_len), verbose=0)).reshape(-1)
+    target = overlap_labels(sents, data.references[0])
     shown = min(len(sents), 24)
     fig, ax = plt.subplots(figsize=(11, 0.32 * shown + 0.8))
     ax.axis("off")
     top = set(np.argsort(-scores, kind="stable")[:max(1, len(sents) // 5)])
     for i in range(shown):
-        ax.text(0, 1 - (i + 0.5) / shown, f"{scores[i]:+.2f}  {sents[i][:130]}", fontsize=7, family="monospace",
-                weight="bold" if i in top else "normal", color="tab:red" if i in top else "black", va="center")
-    ax.set_title(f"{data.names[0]}: salience (centrality + position prior) of each sentence, red = kept at 0.2")
-    run.save_figure(fig, "centrality_example")
+        ax.text(0, 1 - (i + 0.5) / shown, f"{scores[i]:.2f} {target[i]:.2f}  {sents[i][:125]}", fontsize=7,
+                family="monospace", weight="bold" if i in top else "normal", color="tab:red" if i in top else "black",
+                va="center")
+    ax.set_title(f"{data.names[0]}: scorer's score, overlap with the retelling (0-1); red = kept at 0.2")
+    run.save_figure(fig, "scores_example")

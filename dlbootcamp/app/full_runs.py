@@ -24,7 +24,7 @@ WALL_S: dict[str, int] = {
     "embeddings": 62,
     "text-generation": 82,
     "translation": 214,
-    "summarization": 35,
+    "summarization": 155,
     "assistant-intents": 15,
     "captioning": 240,
     "vqa": 159,

@@ -1,8 +1,9 @@
-"""Day 14 (summarization): centrality, the ROUGE evaluation against retellings, export and device feeding."""
+"""Day 14 (summarization): the scorer's inputs and targets, mining, the ROUGE evaluation with intervals, export."""
 
 import importlib
 import json
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -30,45 +31,75 @@ def quick_run(tmp_path_factory):
     return (module, *quick_train(module, tmp_path_factory))
 
 
-def toy_data(module, documents, references, backward_weight=0.0, position_weight=0.0):
+def toy_data(module, documents, references, tfidf=None):
     vocab = Vocabulary.build([s for d in documents for s in d] + references, "word")
-    empty = (np.zeros((0, 4), np.int32),) * 2
-    return module.Data(vocab, empty, empty, documents, references, ["toy"] * len(documents), ([], []),
-                       np.ones(len(vocab), np.float32),
-                       {"backward_weight": backward_weight, "position_weight": position_weight}, 4, 0, "test")
+    empty = ([np.zeros((0, 4), np.int32), np.zeros((0, 4, 2), np.float32), np.zeros((0, 6), np.float32)],
+             np.zeros((0, 1), np.float32))
+    tfidf = tfidf or {"backward_weight": 1.0, "position_weight": 0.0}
+    return module.Data(vocab=vocab, train=empty, val=empty, mined_test=(documents, references), mined_tfidf=tfidf,
+                       documents=documents, references=references, names=["toy"] * len(documents), dev=([], []),
+                       tfidf=tfidf, mined=[], max_len=4, seed=0, source="test")
 
 
-# --- ranking and scoring ------------------------------------------------------------------------------
+DOC = ["Abram dwelt in the plain.", "Lot pitched toward Sodom.", "The cities burned with fire and brimstone.",
+       "Fire came down from heaven upon the cities.", "The smoke of the cities went up."]
+RETOLD = "The cities burned with fire and brimstone."
 
-def test_directed_centrality_favours_the_sentence_that_opens_a_topic():
+
+# --- the scorer's inputs, targets and model -------------------------------------------------------------
+
+def test_inputs_tell_each_word_how_often_the_rest_of_the_document_uses_it():
     module = lesson()
-    e = np.eye(3)
-    vectors = np.stack([e[1], e[2], e[0], e[0], e[0]])  # sentence 2 opens what 3 and 4 go on about
-    np.testing.assert_allclose(module.centrality(vectors, 0.0), [0, 0, 2, 1, 0])
-    np.testing.assert_allclose(module.centrality(vectors, 1.0), [0, 0, 2, 2, 2])  # undirected: no preference
+    vocab = Vocabulary.build(DOC, "word")
+    ids, ctx, pos = module.sentence_inputs(DOC, vocab, max_len=6)
+    assert ids.shape == (5, 6) and ctx.shape == (5, 6, 2) and pos.shape == (5, len(module.SENTENCE_FEATURES))
+    # sentence 2, word 1 is "cities": twice in the other four sentences, in half of them
+    assert vocab.tokens[ids[2, 1]] == "cities"
+    np.testing.assert_allclose(ctx[2, 1], [np.log(3), 0.5], rtol=1e-6)
+    assert ids[1, 3] > 0 and ids[1, 4] == 0 and not ctx[1, 4:].any()  # "Lot pitched toward Sodom": 4 words
+    np.testing.assert_allclose(pos[:, 0], [0, 0.2, 0.4, 0.6, 0.8])  # relative position
+    assert list(pos[:, 1]) == [1, 0, 0, 0, 0]  # first sentence
+    assert pos[:, 5].max() == 1.0 and np.argmax(pos[:, 5]) in (2, 3, 4)  # the cities are the document's topic
+    assert pos[1, 5] == 0.0 < pos[0, 5]  # "Lot pitched toward Sodom" shares no word, "Abram..." shares "the"
 
 
-def test_salience_adds_a_position_prior_to_centrality_scaled_to_one():
+def test_targets_mark_the_sentences_the_reference_retells():
     module = lesson()
-    e = np.eye(3)
-    vectors = np.stack([e[1], e[2], e[0], e[0], e[0]])
-    np.testing.assert_allclose(module.salience(vectors, 0.0, 0.0), [0, 0, 1, 0.5, 0])  # centrality alone
-    np.testing.assert_allclose(module.salience(vectors, 0.0, 1.0), [1, 0.8, 1.6, 0.9, 0.2])  # + 1 - i/n
-    heavy = module.salience(vectors, 0.0, 100.0)  # a heavy prior ranks like the lead
-    assert list(np.argsort(-heavy, kind="stable")) == [0, 1, 2, 3, 4]
+    soft = module.overlap_labels(DOC, RETOLD)
+    assert soft[2] == 1.0 and soft.min() == 0.0 and np.argmin(soft) in (0, 1)
+    hard = module.overlap_labels(DOC, RETOLD, oracle=True)
+    assert list(hard) == [0, 0, 1, 0, 0]  # one sentence already as long as the reference
+    long_ref = module.overlap_labels(DOC, RETOLD + " Lot pitched toward Sodom.", oracle=True)
+    assert list(long_ref) == [0, 1, 1, 0, 0]
 
+
+def test_scorer_variants_read_what_they_say():
+    module = lesson()
+    cfg = module.Config.quick()
+    full = module.build_model(cfg, 50)
+    assert [t.name for t in full.inputs] == ["token_ids", "context", "position"]
+    assert [t.name for t in module.build_model(cfg, 50, "no context").inputs] == ["token_ids", "position"]
+    assert [t.name for t in module.build_model(cfg, 50, "position").inputs] == ["position"]
+    x = [np.zeros((3, cfg.max_len), np.int32), np.zeros((3, cfg.max_len, 2), np.float32),
+         np.zeros((3, len(module.SENTENCE_FEATURES)), np.float32)]
+    x[0][:, :2] = 5
+    out = full.predict(x, verbose=0)
+    assert out.shape == (3, 1) and np.all((out > 0) & (out < 1))
+    with pytest.raises(ValueError, match=r"Invalid scorer variant 'words'"):
+        module.build_model(cfg, 50, "words")
+
+
+# --- summarising and scoring ----------------------------------------------------------------------------
 
 def test_summaries_keep_the_ratio_in_document_order_and_check_it():
     module = lesson()
     vocab = Vocabulary.build(["a b c d e f"], "word")
-    onehot = lambda ids: np.eye(len(vocab))[ids[:, 0]]  # noqa: E731 - a sentence is its first word
-    summarize = module.summarizer(onehot, vocab, max_len=4, backward_weight=1.0, position_weight=0.0)
+    by_context = lambda x: x[1][:, 0, 0]  # noqa: E731 - score: how often the first word recurs elsewhere
+    summarize = module.summarizer(by_context, vocab, max_len=4)
     text = "A one. B two. A three. C four. A five."
     assert summarize(text, 0.6) == "A one. A three. A five."
     assert summarize(text, 0.2) == "A one."
     assert summarize("?!", 0.5) == ""
-    with_prior = module.summarizer(onehot, vocab, max_len=4, backward_weight=1.0, position_weight=10.0)
-    assert with_prior(text, 0.4) == "A one. B two."  # the prior outweighs centrality: the lead
     with pytest.raises(ValueError, match=r"Invalid ratio 1\.5: expected a fraction of the sentences in \(0, 1\]"):
         summarize(text, 1.5)
     assert module.cut(["one two three.", "four five.", "six."], [1, 2, 0], 3) == "four five. six."
@@ -76,15 +107,35 @@ def test_summaries_keep_the_ratio_in_document_order_and_check_it():
 
 def test_rouge_evaluation_rewards_the_sentence_the_reference_retells():
     module = lesson()
-    doc = ["Abram dwelt in the plain.", "Lot pitched toward Sodom.", "The cities burned with fire and brimstone.",
-           "Fire came down from heaven upon the cities.", "The smoke of the cities went up."]
-    data = toy_data(module, [doc], ["The cities burned with fire and brimstone."])
-    e = np.eye(3)
-    planted = {0: e[1], 1: e[2], 2: e[0], 3: e[0], 4: e[0]}
-    predict = lambda ids: np.stack([planted[i] for i in range(len(ids))])  # noqa: E731 - vectors by position
-    metrics = module.evaluate(predict, data)
-    assert metrics["rouge1"] == 1.0 and metrics["lead_rouge1"] < 0.5 and metrics["random_rouge1"] < 1.0
-    assert metrics["rouge1_gain_over_best_baseline"] > 0.5 and metrics["documents_beating_lead"] == 1
+    data = toy_data(module, [DOC], [RETOLD])
+    planted = lambda x: (np.arange(len(x[0])) == 2).astype(np.float32)[:, None]  # noqa: E731 - picks sentence 2
+    metrics = module.evaluate(planted, data)
+    assert metrics["rouge1"] == 1.0 and metrics["oracle_rouge1"] == 1.0
+    assert metrics["lead_rouge1"] < 0.5 and metrics["random_rouge1"] < 1.0 and metrics["tfidf_rouge1"] < 1.0
+    assert metrics["rouge1_gain_over_best_baseline"] > 0.0 and metrics["documents_beating_lead"] == 1
+    assert metrics["best_sentence_is_first"] == 0.0 and metrics["best_sentence_in_first_3"] == 1.0
+    mined = module.evaluate_mined(planted, data)  # the same scoring on the mined held-out chapters
+    assert mined["mined_test_rouge1"] == 1.0 and mined["mined_test_lead_rouge1"] == metrics["lead_rouge1"]
+    lead = module.evaluate(lambda x: -x[2][:, :1], data)  # scores by -position: the lead itself
+    assert lead["rouge1"] == pytest.approx(lead["lead_rouge1"]) and lead["rouge1_gain_over_best_baseline_ci_low"] <= 0
+
+
+def test_paired_bootstrap_interval_is_above_zero_only_for_a_steady_gain():
+    module = lesson()
+    mean, low, high = module.paired_gain([0.5] * 30, [0.4] * 30, seed=0)
+    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    noisy = module.paired_gain([0.5, 0.3] * 15, [0.4] * 30, seed=0)  # +0.1 and -0.1 alternate
+    assert noisy[0] == pytest.approx(0.0) and noisy[1] < 0 < noisy[2]
+
+
+def test_tfidf_baseline_is_tuned_on_dev_and_can_drop_the_position_prior():
+    module = lesson()
+    docs = [["Grass grows.", "Rain falls.", "The king rode out. The king fought. The king won."][:2]
+            + ["The king rode out.", "The king fought the battle.", "The king won the battle."]] * 3
+    refs = ["The king fought and won the battle."] * 3
+    chosen = module.tune_tfidf(docs, refs)
+    assert chosen["position_weight"] == 0.0  # the lead is wrong here; the prior would only hurt
+    assert chosen["backward_weight"] in module.TFIDF_GRID["backward_weight"]
 
 
 @needs_kjv
@@ -102,38 +153,60 @@ def test_retellings_name_real_passages_and_stay_apart():
 # --- the lesson end to end ---------------------------------------------------------------------------
 
 @needs_kjv
+def test_mined_training_retellings_never_touch_a_dev_or_test_chapter():
+    module = lesson()
+    chapters, _ = corpus.kjv_chapters()
+    mined = module.mine_retellings(chapters, module.Config())
+    held = module.held_out_chapters()
+    assert {"Ge37", "Acts7", "Heb11", "Psa105", "Ge3", "Rom5"} <= held
+    assert len(mined) > 300
+    for ref, sents, verses, verse_refs in mined:
+        assert ref not in held and not {v.split(":")[0] for v in verse_refs} & held, ref
+        assert len(verse_refs) >= 2 and sents and len(verses) == len(verse_refs)
+        book = next(c.book for c in chapters if c.ref == ref)
+        assert all(re.match(r"^(\d?[A-Za-z]+)\d+:\d+$", v)[1] != book for v in verse_refs)  # other books
+
+
+@needs_kjv
 def test_quick_run_scores_every_method_and_saves_pictures(quick_run):
     module, cfg, folder, record = quick_run
-    for name in ("model.keras", "history.csv", "rouge_vs_baselines.png", "centrality_example.png"):
+    for name in ("model.keras", "history.csv", "rouge_vs_baselines.png", "scores_example.png"):
         assert (folder / name).exists(), name
     metrics = record["metrics"]
     assert record["passed"] is None
-    for key in ("rouge1", "rouge2", "lead_rouge1", "random_rouge1", "tfidf_rouge1", "centrality_only_rouge1",
-                "dev_rouge1"):
+    for key in ("rouge1", "lead_rouge1", "random_rouge1", "tfidf_rouge1", "oracle_rouge1", "no_context_rouge1",
+                "position_rouge1", "dev_rouge1", "dev_lead_rouge1", "dev_tfidf_rouge1", "mined_test_rouge1",
+                "mined_test_lead_rouge1", "mined_test_tfidf_rouge1", "mined_test_no_context_rouge1"):
         assert 0.0 < metrics[key] < 1.0, key
-    gain = metrics["rouge1"] - max(metrics["lead_rouge1"], metrics["random_rouge1"])
+    assert metrics["oracle_rouge1"] >= max(metrics[k] for k in ("rouge1", "lead_rouge1", "tfidf_rouge1")) - 1e-9
+    gain = metrics["rouge1"] - max(metrics["lead_rouge1"], metrics["random_rouge1"], metrics["tfidf_rouge1"])
     assert metrics["rouge1_gain_over_best_baseline"] == pytest.approx(gain)
+    lows = [metrics[f"gain_over_{m}_ci_low"] for m in ("lead", "random", "tfidf")]
+    assert metrics["rouge1_gain_over_best_baseline_ci_low"] == min(lows)
+    assert all(metrics[f"gain_over_{m}_ci_low"] <= metrics[f"gain_over_{m}"] + 1e-9 for m in ("lead", "tfidf"))
     assert record["notes"][0].startswith("summarize(Ge1, 0.2): ")
     assert json.loads((folder / "config.json").read_text())["config"]["documents"] == cfg.documents
 
 
 @needs_kjv
-def test_exported_encoder_matches_keras_and_summarises_the_same_on_the_device(quick_run, tmp_path):
+def test_exported_scorer_matches_keras_and_summarises_the_same_on_the_device(quick_run, tmp_path):
     import keras
 
     from dlbootcamp import training
     from dlbootcamp.export import device_bench
 
     module, cfg, folder, _ = quick_run
-    encoder = keras.saving.load_model(folder / "model.keras")
-    report = export_quick(module, cfg, {"model": encoder}, tmp_path, metric="rouge1_gain_over_best_baseline")
+    scorer = keras.saving.load_model(folder / "model.keras")
+    report = export_quick(module, cfg, {"model": scorer}, tmp_path, metric="rouge1_gain_over_best_baseline_ci_low")
     assert all(-1.0 < r["metric_value"] < 1.0 for r in report.rows if r["quantization"] == "int8")
-    # The device side: sentences -> ids with the sidecar's vocabulary -> the artifact -> ranking.
+    # The device side: sentences -> the three inputs with the sidecar's vocabulary -> the artifact -> ranking.
     artifact = str(tmp_path / "model.fp32.tflite")
     meta = device_bench.read_sidecar(artifact)
     vocab, runner = Vocabulary.from_dict(meta["vocabulary"]), device_bench.open_artifact(artifact)
+    assert len(meta["sentence_features"]) == len(module.SENTENCE_FEATURES)
     text = "In the beginning God created the heaven and the earth. And the earth was without form. " \
            "And God said, Let there be light: and there was light. And God saw the light, that it was good."
-    on_device = module.summarizer(runner.predict, vocab, meta["max_len"], **meta["ranking"])(text, 0.5)
-    in_keras = module.summarizer(training.predict_fn(encoder), vocab, cfg.max_len)(text, 0.5)
+    by_name = lambda xs: runner.predict(*device_bench.match_inputs(runner, dict(zip(meta["input_order"], xs))))  # noqa
+    on_device = module.summarizer(by_name, vocab, meta["max_len"])(text, 0.5)
+    in_keras = module.summarizer(training.predict_fn(scorer), vocab, cfg.max_len)(text, 0.5)
     assert on_device == in_keras and len(on_device) < len(text)
