@@ -170,8 +170,8 @@ WRONG = [
     ("summarization", 1, lambda: {"centrality": lambda v, w: np.triu(v @ v.T).sum(1) + w * np.tril(v @ v.T, -1).sum(1)},
      "similarity with itself"),
     ("summarization", 2, lambda: {"PREDICTED_KEPT": [3, 4]}, "what is left of salience is position_weight"),
-    ("summarization", 3, lambda: {"build_plain_encoder": _lesson("day14_summarization").build_encoder},
-     "still has ['weighted', 'word_weights']"),
+    ("summarization", 3, lambda: {"build_mean_only_scorer": lambda cfg, v: _lesson("day14_summarization").build_model(
+        cfg, v, "full")}, "still reads the max over words"),
     ("assistant-intents", 1, lambda: {"drop_words": _all_dropped}, "padding (id 0) was changed"),
     ("assistant-intents", 2, lambda: {"build_wide_window_model": _lesson("day15_assistant_intents").build_model},
      "windows of 3 words; expected 5"),

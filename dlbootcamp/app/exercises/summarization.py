@@ -50,43 +50,61 @@ def _verify_kept(value) -> None:
 
     if not isinstance(value, (list, tuple)) or not all(isinstance(i, int) for i in value):
         raise Wrong(f"PREDICTED_KEPT is {value!r}; expected a list of sentence positions (ints), e.g. [2, 4].")
-    scores = lesson.salience(np.eye(5))  # five sentences, no two alike
+    scores = lesson.salience(np.eye(5), position_weight=2.0)  # five sentences, no two alike
     kept = sorted(int(i) for i in np.argsort(-scores, kind="stable")[:2])
     if sorted(value) != kept:
         raise Wrong(f"PREDICTED_KEPT = {sorted(value)}: when no sentence is similar to another, centrality is the same "
                     "for all and scales to 0; what is left of salience is position_weight x (1 - i/n).")
 
 
-# --- 3. change the architecture: a plain mean of word vectors ----------------------------------------------
+# --- 3. change the architecture: a scorer that reads only the average word -----------------------------
 
-def build_plain_encoder(cfg, vocab_size):
-    """The sentence encoder without learned word weights: a masked mean of the word vectors -> dense -> unit length."""
+def build_mean_only_scorer(cfg, vocab_size):
+    """The lesson's full sentence scorer with the max over words removed: the sentence is the mean of its
+    per-word features, beside the sentence features (position, length, centrality)."""
     import keras
 
     ids = keras.Input((cfg.max_len,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocab_size, cfg.dim, mask_zero=True, name="word_vectors")(ids)
+    ctx = keras.Input((cfg.max_len, 2), name="context")
+    pos = keras.Input((6,), name="position")
+    x = keras.layers.Embedding(vocab_size, cfg.dim, name="word_vectors")(ids)
     x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="word_dropout")(x)
-    x = keras.layers.GlobalAveragePooling1D(name="mean_of_words")(x)
-    x = keras.layers.Dense(cfg.dim, name="project")(x)
-    return keras.Model(ids, keras.layers.UnitNormalization(name="sentence_vector")(x), name="plain_sentence_encoder")
+    x = keras.layers.Concatenate(name="word_in_document")([x, ctx])
+    h = keras.layers.Dense(cfg.hidden, activation="relu", name="per_word")(x)
+    mask = keras.ops.expand_dims(keras.ops.cast(keras.ops.greater(ids, 0), "float32"), -1)
+    mean = keras.ops.sum(h * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
+    z = keras.layers.Concatenate(name="sentence")([mean, pos])
+    z = keras.layers.Dense(cfg.hidden, activation="relu", name="judge")(z)
+    score = keras.layers.Dense(1, activation="sigmoid", name="score")(z)
+    return keras.Model([ids, ctx, pos], score, name="mean_only_scorer")
 
 
-def _verify_plain(fn) -> None:
+def _verify_mean_only(fn) -> None:
     import numpy as np
 
     from dlbootcamp.lessons import day14_summarization as lesson
 
     cfg = lesson.Config.quick()
     model = fn(cfg, 300)
-    left = {layer.name for layer in getattr(model, "layers", [])} & {"word_weights", "weighted"}
-    if left:
-        raise Wrong(f"the encoder still has {sorted(left)}: the plain mean gives every word the same weight.")
-    expect_model("build_plain_encoder(Config.quick(), 300)", model, build_plain_encoder(cfg, 300))
-    ids = np.zeros((2, cfg.max_len), np.int32)
-    ids[:, :3] = [[5, 6, 7], [5, 6, 7]]
-    ids[1, 3:6] = 0  # the same words, the padding must not count
-    norms = np.linalg.norm(model.predict(ids, verbose=0), axis=1)
-    expect_close("the length of each sentence vector", norms, np.ones(2), atol=1e-4)
+    reference = build_mean_only_scorer(cfg, 300)
+    full = lesson.build_model(cfg, 300, "full")
+    if hasattr(model, "count_params") and model.count_params() == full.count_params():
+        raise Wrong(f"{model.count_params():,} parameters, as many as the lesson's full scorer: `judge` still reads "
+                    f"the max over words too (mean + max + 6 features); drop the max.")
+    expect_model("build_mean_only_scorer(Config.quick(), 300)", model, reference)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 300, (3, cfg.max_len)).astype(np.int32)
+    ids[:, 10:] = 0  # padding
+    feed = [ids, rng.uniform(0, 1, (3, cfg.max_len, 2)).astype(np.float32),
+            rng.uniform(0, 1, (3, len(lesson.SENTENCE_FEATURES))).astype(np.float32)]
+    out = np.asarray(model.predict(feed, verbose=0))
+    expect_shape("the scores", out, (3, 1))
+    if not np.all((out > 0) & (out < 1)):
+        raise Wrong("the scores are not in (0, 1): the last layer is a sigmoid, as in the lesson's scorer.")
+    longer = ids.copy()
+    longer[:, 10:] = 0
+    again = np.asarray(model.predict([longer, feed[1], feed[2]], verbose=0))
+    expect_close("the scores of the same padded sentences", again, out, atol=1e-5)
 
 
 EXERCISES = (
@@ -102,20 +120,21 @@ EXERCISES = (
              centrality, _verify_centrality),
     Exercise(2, "predict", "when nothing is central",
              "Before running it: five sentences whose vectors are all orthogonal (`np.eye(5)`: no two alike) are "
-             "scored by the lesson's `salience` with its default weights, and the best two are kept. Which positions "
+             "scored by the lesson's `salience(vectors, position_weight=2.0)` (the TF-IDF baseline's setting, chosen on "
+             "dev), and the best two are kept. Which positions "
              "(0 = the first sentence)? Write them as `PREDICTED_KEPT`, then check. What does that say about the "
              "lead baseline?",
              "PREDICTED_KEPT",
              "PREDICTED_KEPT = []  # positions, e.g. [2, 4]\n",
              PREDICTED_KEPT, _verify_kept),
-    Exercise(3, "architecture", "every word weighs the same",
-             "Write `build_plain_encoder(cfg, vocab_size)`: the lesson's `build_encoder` without the learned word "
-             "weights (no `word_weights` embedding and no `weighted` Multiply): a masked mean of the word vectors, "
-             "then `project` and `sentence_vector`. Keep the other names. The lesson starts the weights at IDF: "
-             "does the plain mean summarise as well?",
-             "build_plain_encoder",
-             "import keras\n\n\ndef build_plain_encoder(cfg, vocab_size):\n"
-             "    \"\"\"build_encoder without word_weights / weighted.\"\"\"\n"
-             "    raise NotImplementedError  # start from lesson.build_encoder's code\n",
-             build_plain_encoder, _verify_plain),
+    Exercise(3, "architecture", "only the average word",
+             "Write `build_mean_only_scorer(cfg, vocab_size)`: the lesson's full scorer (`build_model(cfg, "
+             "vocab_size, \"full\")`) without the max over words, so `judge` reads the masked mean of `per_word` "
+             "beside the `position` features. Keep the layer names. A max lets one striking word make a sentence "
+             "summary-worthy; does the mean alone score as well (train it with `fit_scorer`'s recipe and see)?",
+             "build_mean_only_scorer",
+             "import keras\n\n\ndef build_mean_only_scorer(cfg, vocab_size):\n"
+             "    \"\"\"build_model(cfg, vocab_size, 'full') without the max over words.\"\"\"\n"
+             "    raise NotImplementedError  # start from lesson.build_model's code\n",
+             build_mean_only_scorer, _verify_mean_only),
 )
