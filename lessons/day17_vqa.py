@@ -69,9 +69,19 @@ class Config:
     n_val: int = 200  # images for early stopping
     n_test: int = 500  # held-out images (18,000 questions), scored once
     filters: int = 32  # channels of each of the CNN's convs
+    attention_units: int = 32  # width of the question's query and the cells' keys
+    sharpen: float = 10.0  # the attention scores are multiplied by this before the softmax
+    pair_stride: int = 2  # objects for g: 1 -> the 16x16 cells, 2 -> a stride-2 conv's 8x8 cells
+    block_pool: bool = False  # objects: blocks of fine cells by soft arg-max (else a stride-2 conv's cells)
+    mark_subject: bool = False  # g sees how much of the question's attention is in object j's block
+    gate_objects: bool = False  # g's output for object j is multiplied by a learnt sigmoid of object j
+    pair_sum: bool = False  # pool g by sum (the paper) rather than mean, beside the max
     g_units: int = 64  # width of g, the MLP applied to every pair of objects
     f_units: int = 128  # width of f, the MLP that reads the pooled relations
     mlp_units: int = 128  # width of the CNN+MLP baseline's layers
+    mlp_downsample: int = 2  # the baseline's stride-2 convs after the CNN: 2 -> a 4x4 grid, 1 -> 8x8
+    mlp_dropout: float = 0.0  # dropout before the baseline's 2nd and 3rd layers
+    mlp_learning_rate: float = 1e-3  # the baseline's Adam rate (tuned on validation like the model's)
     epochs: int = 20  # passes over the training images (the best epoch on validation accuracy is kept)
     batch_size: int = 8  # images per step (each with its 36 questions)
     learning_rate: float = 1e-3  # Adam; divided by 10 for the last 20% of the steps
@@ -79,7 +89,8 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_train=64, n_val=16, n_test=32, filters=8, g_units=8, f_units=16, mlp_units=16, epochs=1)
+        return cls(n_train=64, n_val=16, n_test=32, filters=8, attention_units=8, g_units=8, f_units=16, mlp_units=16,
+                   epochs=1)
 
 
 # --- data: Sort-of-CLEVR scenes, the 36 questions, their answers (dlbootcamp.worlds.sort_of_clevr) ----
@@ -130,17 +141,29 @@ def cnn(cfg: Config, image, strides=(2, 2, 1)):
     return x
 
 
-def objects(cfg: Config, image):
-    """Six slots, each a learned query scoring every cell; its softmax over the cells averages the
-    cells' features and (x, y): what its object is, and where, finer than a cell. (B, 6, filters + 2)"""
-    x = cnn(cfg, image)
-    n, layer = x.shape[1] * x.shape[2], keras.layers
-    cells = layer.Reshape((n, cfg.filters), name="cells")(x)
-    keys = layer.Dense(cfg.g_units, activation="relu", name="cell_keys")(cells)
-    scores = layer.Permute((2, 1), name="per_slot")(layer.Dense(N_OBJECTS, use_bias=False, name="slot_queries")(keys))
-    where = layer.Softmax(name="slots")(layer.Rescaling(10.0, name="sharpen")(scores))  # (B, 6, n)
-    tagged = layer.Reshape((n, cfg.filters + 2), name="tagged")(AppendCoordinates(name="coordinates")(x))
-    return layer.Dot(axes=(2, 1), name="objects")([where, tagged])
+@keras.saving.register_keras_serializable(package="dlbootcamp")
+class BlockSoftPool(keras.layers.Layer):
+    """Pool each size x size block of cells to one, weighting each cell by exp(5 tanh(its score)): a soft
+    arg-max inside the block, so a block's (x, y) is where its most object-like cell is, not its centre."""
+
+    def __init__(self, size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, inputs):
+        x, score = inputs
+        w = keras.ops.exp(5.0 * keras.ops.tanh(score))
+        pool = lambda t: keras.ops.average_pool(t, self.size, self.size, padding="valid")
+        return pool(x * w) / pool(w)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+def cells(x, name: str):
+    """A feature map (B, h, w, c) as its cells, each tagged with its (x, y): (B, h * w, c + 2)."""
+    h, w, c = x.shape[1:]
+    return keras.layers.Reshape((h * w, c + 2), name=name)(AppendCoordinates(name=f"{name}_xy")(x))
 
 
 def inputs(cfg: Config):  # an image, and any number K of questions about it
@@ -151,23 +174,51 @@ def build_model(cfg: Config) -> keras.Model:
     """Relation network: answers (batch, K, 12) to K questions (batch, K, 11) about each image. Training
     gives each image all 36 of its questions, so the CNN sees it once per step."""
     image, questions = inputs(cfg)
-    o = objects(cfg, image)  # (B, 6, d)
-    n, g, layer = N_OBJECTS, cfg.g_units, keras.layers
-    # The question's colour one-hot (its first six numbers) picks its subject: slot k is colour k's object.
-    colour = layer.Permute((2, 1), name="colour")(layer.Cropping1D((0, 5), name="first_six")(
-        layer.Permute((2, 1), name="by_number")(questions)))  # (B, K, 6)
-    subject = layer.Dot(axes=(2, 1), name="subject")([colour, o])  # (B, K, d)
-    # g's first layer is linear in [o_i; o_j; q], so it splits into A o_i + B o_j + Q q: each part is
-    # computed once, then broadcast-added over the K x 6 pairs; a fourth part marks the subject itself.
+    layer, g, a = keras.layers, cfg.g_units, cfg.attention_units
+    x = cnn(cfg, image)  # (B, 16, 16, filters)
+    side = x.shape[1]
+    colour = layer.AveragePooling2D(cfg.image_size // side, name="cell_colour")(image)  # each cell's mean RGB
+    fine = cells(layer.Concatenate(name="with_colour")([x, colour]), "fine_cells")  # (B, 256, filters + 5)
+    # The question finds its subject: a query from the whole question vector scores every fine cell against a
+    # key from the cell's features; the softmax averages the cells' features and (x, y). Nothing ties a colour
+    # to a place or a slot: the question has to learn which features its colour makes.
+    keys = layer.Dense(a, name="cell_keys")(layer.Dense(a, activation="relu", name="cell_hidden")(fine))
+    query = layer.Dense(a, name="query")(questions)  # (B, K, a)
+    scores = layer.Rescaling(cfg.sharpen, name="sharpen")(layer.Dot(axes=(2, 2), name="scores")([query, keys]))
+    where = layer.Softmax(name="attention")(scores)  # (B, K, 256)
+    subject = layer.Dot(axes=(2, 1), name="subject")([where, fine])  # (B, K, filters + 5)
+    # The objects g relates the subject to: the cells of a coarser map (the paper's objects), with (x, y).
+    if cfg.pair_stride == 1:
+        o = fine
+    elif cfg.block_pool:  # each block of fine cells, pooled by a soft arg-max of a learnt objectness score
+        tagged = AppendCoordinates(name="fine_map_xy")(layer.Concatenate(name="map_with_colour")([x, colour]))
+        objectness = layer.Dense(1, name="objectness")(layer.Dense(a, activation="relu", name="object_hidden")(tagged))
+        blocks = BlockSoftPool(cfg.pair_stride, name="blocks")([tagged, objectness])
+        o = layer.Reshape((blocks.shape[1] * blocks.shape[2], blocks.shape[3]), name="objects")(blocks)
+    else:
+        o = cells(layer.Conv2D(cfg.filters, 3, strides=cfg.pair_stride, padding="same", activation="relu",
+                               name="conv4")(x), "objects")  # (B, 64, filters + 2)
+    n = o.shape[1]
+    # g's first layer is linear in [subject; o_j; q], so it splits into A subject + B o_j + Q q: each part is
+    # computed once, then broadcast-added over the K x n pairs.
     parts = [layer.Reshape((-1, 1, g), name="first")(layer.Dense(g, use_bias=False, name="g_i")(subject)),
              layer.Reshape((1, n, g), name="second")(layer.Dense(g, use_bias=False, name="g_j")(o)),
-             layer.Reshape((-1, 1, g), name="q_per_pair")(layer.Dense(g, name="g_q")(questions)),
-             layer.Dense(g, use_bias=False, name="g_self")(layer.Reshape((-1, n, 1), name="is_subject")(colour))]
+             layer.Reshape((-1, 1, g), name="q_per_pair")(layer.Dense(g, name="g_q")(questions))]
+    if cfg.mark_subject:  # how much of the question's attention falls in object j's block: is j the subject?
+        k = cfg.pair_stride
+        mass = layer.AveragePooling2D(k, name="block_mass")(layer.Reshape((-1, side, 1), name="rows")(where))
+        mass = layer.Reshape((-1, n, 1), name="is_subject")(layer.Rescaling(float(k * k), name="summed")(mass))
+        parts.append(layer.Dense(g, use_bias=False, name="g_self")(mass))
     x = layer.ReLU(name="g1")(layer.Add(name="pairs")(parts))
     x = layer.Dense(g, activation="relu", name="g2")(x)
     x = layer.Dense(g, activation="relu", name="g3")(x)
+    if cfg.gate_objects:  # each pair weighted by how much object j is an object: background blocks drop out
+        gate = layer.Reshape((1, n, 1), name="per_object")(layer.Dense(1, activation="sigmoid", name="gate")(o))
+        x = layer.Multiply(name="gated")([x, gate])
     # Pool over the pairs: the RN's sum (as a mean) counts; a max picks an extreme (closest, furthest).
     mean = layer.Reshape((-1, g), name="mean")(layer.AveragePooling2D((1, n), name="mean_over_pairs")(x))
+    if cfg.pair_sum:
+        mean = layer.Rescaling(float(n), name="sum")(mean)
     top = layer.Reshape((-1, g), name="max")(layer.MaxPooling2D((1, n), name="max_over_pairs")(x))
     x = layer.Concatenate(name="f_in")([mean, top, questions])
     x = layer.Dense(cfg.f_units, activation="relu", name="f1")(x)
@@ -177,15 +228,21 @@ def build_model(cfg: Config) -> keras.Model:
 
 
 def build_baseline(cfg: Config) -> keras.Model:
-    """CNN+MLP: the same CNN down to a 4x4 grid (as after the paper's four stride-2 convs), flattened,
-    with the question appended; no objects, no pairs."""
+    """CNN+MLP: the same CNN, the same mean colour and (x, y) channels on its cells, then stride-2 convs down
+    to a grid (as after the paper's four stride-2 convs), flattened, with the question appended; no objects,
+    no pairs."""
     image, questions = inputs(cfg)
     u, layer = cfg.mlp_units, keras.layers  # Dense([image; q]) = W1 image + W2 q: W1 image once per image
-    flat = layer.Flatten(name="flat")(cnn(cfg, image, strides=(2, 2, 1, 2, 2)))
+    x = cnn(cfg, image)
+    colour = layer.AveragePooling2D(cfg.image_size // x.shape[1], name="cell_colour")(image)
+    x = AppendCoordinates(name="fine_xy")(layer.Concatenate(name="with_colour")([x, colour]))
+    for i in range(cfg.mlp_downsample):
+        x = layer.Conv2D(cfg.filters, 3, strides=2, padding="same", activation="relu", name=f"conv{4 + i}")(x)
+    flat = layer.Flatten(name="flat")(AppendCoordinates(name="grid_xy")(x))
     img = layer.Reshape((1, u), name="per_image")(layer.Dense(u, name="h_image")(flat))
     x = layer.ReLU(name="h1")(layer.Add(name="concat")([img, layer.Dense(u, name="h_q")(questions)]))
-    x = layer.Dense(u, activation="relu", name="h2")(x)
-    x = layer.Dense(u, activation="relu", name="h3")(x)
+    for i in (2, 3):
+        x = layer.Dense(u, activation="relu", name=f"h{i}")(layer.Dropout(cfg.mlp_dropout, seed=cfg.seed)(x))
     answers = layer.Dense(len(ANSWERS), activation="softmax", name="answers")(x)
     return keras.Model([image, questions], answers, name="cnn_mlp")
 
@@ -194,7 +251,8 @@ def build_baseline(cfg: Config) -> keras.Model:
 
 def fit(model: keras.Model, cfg: Config, data: datasets.Splits, run) -> dict[str, list[float]]:
     # A constant rate for 80% of the steps (relations are learnt late), then a tenth of it to settle.
-    steps, lr = cfg.epochs * -(-len(data.train) // cfg.batch_size), cfg.learning_rate
+    lr = cfg.learning_rate if model.name == "relation_network" else cfg.mlp_learning_rate
+    steps = cfg.epochs * -(-len(data.train) // cfg.batch_size)
     rate = keras.optimizers.schedules.PiecewiseConstantDecay([int(0.8 * steps)], [lr, lr / 10])
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(model_inputs(data.train), data.train.y, batch_size=cfg.batch_size, epochs=cfg.epochs,
@@ -217,32 +275,37 @@ def train(cfg: Config, run) -> Trained:
         run.log(f"  {name}: held-out relational {scores[name]['relational_accuracy']:.3f}, "
                 f"non-relational {scores[name]['non_relational_accuracy']:.3f}")
     rn, mlp = scores["relation network"], scores["CNN+MLP"]
-    slots = slot_colours(models["relation network"], data.test)
-    save_pictures(models, scores, slots, data, run)
+    found = subjects_found(models["relation network"], data.test)
+    save_pictures(models, scores, found, data, run)
     notes = [f"relational / non-relational accuracy: relation network {rn['relational_accuracy']:.1%} / "
              f"{rn['non_relational_accuracy']:.1%}, CNN+MLP {mlp['relational_accuracy']:.1%} / "
-             f"{mlp['non_relational_accuracy']:.1%} (paper: RN 94% relational, CNN+MLP 63%)",
-             f"slot k holds colour k's object in {slots['binding']:.1%} of held-out (image, slot) pairs"]
+             f"{mlp['non_relational_accuracy']:.1%}: a relational gap of "
+             f"{rn['relational_accuracy'] - mlp['relational_accuracy']:.1%} (paper: RN 94%, CNN+MLP 63%)",
+             f"the question's attention rests mostly on its colour's object in {found['found']:.1%} of held-out "
+             "(image, question) pairs"]
     return Trained(exports={"model": models["relation network"]}, history=history, notes=notes,
-                   metrics={**rn, "slot_binding": slots["binding"], **{f"baseline_{k}": v for k, v in mlp.items()}},
+                   metrics={**rn, "relational_gap": rn["relational_accuracy"] - mlp["relational_accuracy"],
+                            "subject_found": found["found"], **{f"baseline_{k}": v for k, v in mlp.items()}},
                    baselines={"CNN+MLP": mlp})
 
 
-def slot_colours(model: keras.Model, split: datasets.Split) -> dict:
-    """Each slot's attention (n, 6, cells), the colour painted under most of it (n, 6), and ``binding``:
-    how often slot k holds colour k, as the questions taught it."""
-    where = keras.Model(model.inputs[0], model.get_layer("slots").output).predict(split.x / np.float32(255), verbose=0)
+def subjects_found(model: keras.Model, split: datasets.Split) -> dict:
+    """Where each question looks (n, 36, cells), how much of that attention lies on each colour's object
+    (n, 36, 6), and ``found``: how often the most of it lies on the question's own colour."""
+    probe = keras.Model(model.inputs, model.get_layer("attention").output)
+    where = probe.predict(model_inputs(split), verbose=0, batch_size=64)
     (n, h), side = split.x.shape[:2], int(round(np.sqrt(where.shape[-1])))  # side: cells per side
     rgb = np.round(np.array([scenes.COLOURS[c] for c in COLOURS]) * 255)[:, None, None]
     painted = (split.x[:, None] == rgb).all(-1).reshape(n, N_OBJECTS, side, h // side, side, h // side)
-    colour = np.einsum("nsx,ncx->nsc", where, painted.any(axis=(3, 5)).reshape(n, N_OBJECTS, -1)).argmax(-1)
-    return {"where": where, "colour": colour, "binding": float((colour == np.arange(N_OBJECTS)).mean())}
+    mass = np.einsum("nqx,ncx->nqc", where, painted.any(axis=(3, 5)).reshape(n, N_OBJECTS, -1))
+    asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)  # (36,) the colour each question names
+    return {"where": where, "mass": mass, "found": float((mass.argmax(-1) == asked).mean())}
 
 
 # --- pictures --------------------------------------------------------------------------------------
 
-def save_pictures(models: dict, scores: dict, slots: dict, data: datasets.Splits, run) -> None:
-    """Accuracy by kind of question (the paper's table), answers to a few questions, where the slots look.
+def save_pictures(models: dict, scores: dict, found: dict, data: datasets.Splits, run) -> None:
+    """Accuracy by kind of question (the paper's table), answers to a few questions, where the questions look.
     (The run records the learning curves of both models from the history.)"""
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -265,16 +328,19 @@ def save_pictures(models: dict, scores: dict, slots: dict, data: datasets.Splits
         ax.text(0, -0.04, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8)
     fig.subplots_adjust(bottom=0.38, top=0.98, left=0.02, right=0.98, wspace=0.3)
     run.save_figure(fig, "answers")
-    # Where each slot looks in one held-out image, and how often it holds its own colour.
-    side, size = int(round(np.sqrt(slots["where"].shape[-1]))), x[0].shape[1]
+    # Where the shape question about each colour looks in one held-out image.
+    side, size = int(round(np.sqrt(found["where"].shape[-1]))), x[0].shape[1]
+    asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)
     fig, axes = plt.subplots(1, N_OBJECTS, figsize=(2.2 * N_OBJECTS, 2.7))
     for k, ax in enumerate(axes):
+        q = 6 * k  # "What shape is the <colour k> object?"
         ax.imshow(x[0][0])
-        ax.imshow(slots["where"][0, k].reshape(side, side), cmap="magma", alpha=0.6, extent=(0, size, size, 0))
-        ax.set(title=f"slot {k}: {(slots['colour'][:, k] == k).mean():.0%} on {COLOURS[k]}", xticks=[], yticks=[])
-    fig.suptitle(f"Where each object slot looks (softmax over {side}x{side} cells), and how often it holds its colour")
+        ax.imshow(found["where"][0, q].reshape(side, side), cmap="magma", alpha=0.6, extent=(0, size, size, 0))
+        on = (found["mass"][:, asked == k].argmax(-1) == k).mean()
+        ax.set(title=f"{COLOURS[k]}: found {on:.0%}", xticks=[], yticks=[])
+    fig.suptitle(f"Where a question about each colour looks (softmax over {side}x{side} cells), how often it finds it")
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    run.save_figure(fig, "slots")
+    run.save_figure(fig, "attention")
 
 
 # --- evaluate: the same code scores Keras, TFLite and ONNX ---------------------------------------
