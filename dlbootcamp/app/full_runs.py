@@ -27,7 +27,7 @@ WALL_S: dict[str, int] = {
     "summarization": 35,
     "assistant-intents": 15,
     "captioning": 240,
-    "vqa": 159,
+    "vqa": 157,
     "lip-reading": 274,
     "flappy-dqn": 200,
 }
