@@ -1,34 +1,67 @@
 """Day 17 - Visual question answering: relation networks on Sort-of-CLEVR.
 
 Seed 004: "What is the mustache made of?" To answer a question about a picture, a model must
-understand the query, extract features from the picture, and have some mechanism to relate
-the parts of the picture that the query is about. This lesson builds that mechanism.
+understand the query, extract features from the picture, and have some mechanism to relate the
+parts of the picture that the query is about. This lesson builds that mechanism.
 
-Sort-of-CLEVR (Santoro et al. 2017, "A simple neural network module for relational
-reasoning"): six objects, one of each colour, each a circle or a square. For every colour c
-there are three *non-relational* questions (the shape of the object of colour c; left or
-right; top or bottom) and three *relational* ones (the shape of the object closest to it; of
-the one furthest from it; how many objects share its shape): 36 questions per image, each an
-11-number vector (colour one-hot, kind, which question), answered with one of 12 words.
+Sort-of-CLEVR (Santoro et al. 2017, "A simple neural network module for relational reasoning"): six
+objects, one of each colour, each a circle or a square. For every colour c there are three
+*non-relational* questions (the shape of the object of colour c; left or right; top or bottom) and
+three *relational* ones (the shape of the object closest to it; of the one furthest from it; how
+many objects share its shape): 36 questions per image, each an 11-number vector (colour one-hot,
+kind, which question), answered with one of 12 words.
 
-A *relation network* (RN) answers with f( sum over pairs (i, j) of g(o_i, o_j, q) ): g, one MLP
-for every pair of objects, says what the pair tells about the question; f reads the pooled
-result. The paper's objects are a CNN's feature-map cells. On a 4x4 map of 16-pixel cells we
-measured "closest" at 68% (too coarse to tell which of two nearby objects is nearer), and a
-finer map has too many cells to pair on a CPU. So our objects come from *attention*: the CNN
-keeps a 16x16 map; each of six slots (a learned query) scores every cell, and its softmax over
-the cells averages their features and (x, y): what the object is, and where, finer than a cell.
-A question is about one object, so g sees its 6 pairs (subject, object j, question, is-it-the-
-subject), not all 36, pooled by mean (which counts) and by max (closest, furthest). The baseline
-is the paper's CNN+MLP: the same CNN, two more stride-2 convs, flattened, the question appended.
+A *relation network* (RN) answers with f( sum over pairs (i, j) of g(o_i, o_j, q) ): g, one MLP for
+every pair of objects, says what the pair tells about the question; f reads the pooled result. Here
+the model has to find everything itself. A CNN keeps a 16x16 map of 4-pixel cells, each tagged with
+its mean colour and its (x, y). Six *slots* (learnt queries, tied to no colour) each take a softmax
+over the cells: the objects. The *question* finds its subject the same way: a query computed from
+the whole question vector scores every cell, and its softmax averages the cells' features and (x,
+y). A question is about one object, so g sees its pairs (subject, slot j, question, how much the
+question's attention and slot j's overlap), pooled by sum (which counts) and by max (closest,
+furthest), each pair weighted by a learnt sigmoid of slot j. The baseline is the paper's CNN+MLP:
+the same CNN, the same colour and (x, y) channels, two stride-2 convs to a 4x4 grid (with (x, y)
+again), flattened, the question appended, three layers.
 
-Three measured choices. A question names its object by colour, so slot k stands for colour k:
-the question's colour one-hot picks its subject, and the questions alone teach each slot which
-colour to find (the "slots" picture checks it). When the question chose its slot by attention
-instead, the slots never split the six colours (validation after 12 epochs: 78% non-relational,
-52% relational, against 99% and 90%). The slot scores are multiplied by 10 before the softmax:
-without it the attention over 256 cells stayed uniform and nothing was learnt in 12 epochs; with
-it each slot holds its colour after two. And the CNN has no normalization layer (see ``cnn``).
+What was measured, all on validation (200 images, seed 0, 20 epochs unless said; relational /
+non-relational accuracy). The earlier design wired the question's colour one-hot to slot k, handing
+the model the object binding; it is gone. When the question instead picked one of the slots by
+attention, the slots never split the six colours (78% / 52% after 12 epochs). Attention from the
+question straight to the cells finds the subject only if the cells carry their mean colour (without
+it: 62% non-relational after 12 epochs; with it 89% after 8); sharpening its scores x10 (which the
+slots need) slowed it (89% vs 94% after 8 epochs), so it is not sharpened. With the subject found,
+the objects g pairs it with were, in turn: the 8x8 cells of a stride-2 conv (the paper's objects),
+pooled by mean 52% / 99.7%, by sum 59% / 99% (14 epochs); the 16x16 cells (g 32 wide, the same
+cost) 51% / 97% (14 epochs); 8x8 blocks of cells pooled by a soft arg-max, with "is it the subject"
+and the sum 79% / 99.5%: count is learnt (100%) but closest and furthest stay at 69% / 67%, a prior
+(the training loss stays flat for ten epochs); a learnt gate per object makes no difference (79%),
+products of the subject's and the object's projections are worse (61%). Six slots by attention,
+tied to no colour, with the same subject overlap, gate and sum: 96.8% / 99.7% (closest 93%,
+furthest 97%, count 100%), and 3 s an epoch instead of 6. The learning rate 2e-3 (against 1e-3)
+reached 95% non-relational in 5 epochs rather than 8 with the conv's cells. The CNN has no
+normalization layer (see ``cnn``).
+
+Where it breaks: whether the six slots split the six objects depends on the initial weights. With
+the same design, full runs whose model was initialised after the baseline (an earlier version of
+``train``) kept 74.5% and 81.5% validation accuracy over all questions (seeds 0 and 1: the slots
+did not split; count and closest near their priors) and 94.4% on seed 2. A loss on the slots'
+overlap (the sum over pairs of slots of their shared attention, weight 1) made it worse on seed 1:
+43% / 84% after 13 epochs, shapes at chance; slots competing for cells (each cell's log-softmax
+share among the slots added to each slot's score) reached 49% / 79% on seed 1 after 20 epochs. So
+each model is now initialised from the seed alone (``train``), and the spread over seeds in
+docs/lessons.md is the honest measure of how often the slots split. With this code the three seeds
+kept 74.3% / 69.6% / 88.8% validation accuracy (the initialisation that reached 96.8% came from an
+earlier build order of the layers).
+
+The baseline's own tuning, also on validation (selected on validation accuracy over all questions,
+like its early stopping; relational / non-relational): 128 units, rate 1e-3 (the old setting) 49% /
+72%; 512 units 48% / 69%; 256 units with an 8x8 grid and dropout 0.25 never left chance (42% /
+49%); 256 units, batch normalization after its convs, dropout 0.25 stayed near chance (45% / 54%);
+256 units, rate 3e-4 54% / 71%, the best, kept; and with twice the model's epochs (40) 53% / 73%, a
+little better again, so it trains for 40 (its training loss keeps falling, 0.58 to 0.39, while
+validation stays flat: on 2,000 images it memorises rather than learns to look up a colour). It
+stays far from the paper's CNN+MLP on non-relational questions: see docs/lessons.md for why the bar
+is not met.
 
 Measured numbers (per seed, with the baseline) are in docs/lessons.md.
 """
@@ -53,10 +86,11 @@ LESSON = LessonInfo(
     title="Visual question answering: a relation network on Sort-of-CLEVR, against a CNN+MLP",
     seeds=("004",),
     topics=("visual question answering", "relational reasoning", "relation network", "attention", "baseline"),
-    summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. Attention finds the objects in a CNN's map "
-             "and a relation network relates them: it answers relational questions (closest, furthest, how many) "
-             "that a CNN+MLP of the same budget cannot."),
-    bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95)),
+    summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. Attention finds the objects in a CNN's map, "
+             "the question finds its own subject among the cells, and a relation network relates them: it answers "
+             "relational questions (closest, furthest, how many) that a CNN+MLP with the same CNN cannot."),
+    bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95),
+          Bar("baseline_non_relational_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,
     baselines=("CNN+MLP",),
 )
@@ -69,17 +103,27 @@ class Config:
     n_val: int = 200  # images for early stopping
     n_test: int = 500  # held-out images (18,000 questions), scored once
     filters: int = 32  # channels of each of the CNN's convs
-    g_units: int = 64  # width of g, the MLP applied to every pair of objects
+    attention_units: int = 32  # width of the cells' keys and of the question's query
+    slots: int = 6  # objects found by attention (learnt queries tied to no colour)
+    slot_sharpen: float = 10.0  # slot scores are multiplied by this before their softmax over the cells
+    sharpen: float = 1.0  # the question's scores are multiplied by this before their softmax over the cells
+    g_units: int = 64  # width of g, the MLP applied to every pair (subject, object j)
     f_units: int = 128  # width of f, the MLP that reads the pooled relations
-    mlp_units: int = 128  # width of the CNN+MLP baseline's layers
+    mlp_units: int = 256  # width of the CNN+MLP baseline's layers
+    mlp_downsample: int = 2  # the baseline's stride-2 convs after the CNN: 2 -> a 4x4 grid, 1 -> 8x8
+    mlp_batchnorm: bool = False  # batch normalisation after the baseline's own convs
+    mlp_dropout: float = 0.0  # dropout before the baseline's 2nd and 3rd layers
+    mlp_learning_rate: float = 3e-4  # the baseline's Adam rate (tuned on validation like the model's)
+    mlp_epochs: int = 40  # the baseline's passes over the training images (the model's budget or more)
     epochs: int = 20  # passes over the training images (the best epoch on validation accuracy is kept)
     batch_size: int = 8  # images per step (each with its 36 questions)
-    learning_rate: float = 1e-3  # Adam; divided by 10 for the last 20% of the steps
+    learning_rate: float = 2e-3  # Adam; divided by 10 for the last 20% of the steps
     seed: int = 0  # scenes, initial weights, shuffling
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_train=64, n_val=16, n_test=32, filters=8, g_units=8, f_units=16, mlp_units=16, epochs=1)
+        return cls(n_train=64, n_val=16, n_test=32, filters=8, attention_units=8, g_units=8, f_units=16, mlp_units=16,
+                   epochs=1, mlp_epochs=1)
 
 
 # --- data: Sort-of-CLEVR scenes, the 36 questions, their answers (dlbootcamp.worlds.sort_of_clevr) ----
@@ -130,17 +174,10 @@ def cnn(cfg: Config, image, strides=(2, 2, 1)):
     return x
 
 
-def objects(cfg: Config, image):
-    """Six slots, each a learned query scoring every cell; its softmax over the cells averages the
-    cells' features and (x, y): what its object is, and where, finer than a cell. (B, 6, filters + 2)"""
-    x = cnn(cfg, image)
-    n, layer = x.shape[1] * x.shape[2], keras.layers
-    cells = layer.Reshape((n, cfg.filters), name="cells")(x)
-    keys = layer.Dense(cfg.g_units, activation="relu", name="cell_keys")(cells)
-    scores = layer.Permute((2, 1), name="per_slot")(layer.Dense(N_OBJECTS, use_bias=False, name="slot_queries")(keys))
-    where = layer.Softmax(name="slots")(layer.Rescaling(10.0, name="sharpen")(scores))  # (B, 6, n)
-    tagged = layer.Reshape((n, cfg.filters + 2), name="tagged")(AppendCoordinates(name="coordinates")(x))
-    return layer.Dot(axes=(2, 1), name="objects")([where, tagged])
+def cells(x, name: str):
+    """A feature map (B, h, w, c) as its cells, each tagged with its (x, y): (B, h * w, c + 2)."""
+    h, w, c = x.shape[1:]
+    return keras.layers.Reshape((h * w, c + 2), name=name)(AppendCoordinates(name=f"{name}_xy")(x))
 
 
 def inputs(cfg: Config):  # an image, and any number K of questions about it
@@ -151,25 +188,44 @@ def build_model(cfg: Config) -> keras.Model:
     """Relation network: answers (batch, K, 12) to K questions (batch, K, 11) about each image. Training
     gives each image all 36 of its questions, so the CNN sees it once per step."""
     image, questions = inputs(cfg)
-    o = objects(cfg, image)  # (B, 6, d)
-    n, g, layer = N_OBJECTS, cfg.g_units, keras.layers
-    # The question's colour one-hot (its first six numbers) picks its subject: slot k is colour k's object.
-    colour = layer.Permute((2, 1), name="colour")(layer.Cropping1D((0, 5), name="first_six")(
-        layer.Permute((2, 1), name="by_number")(questions)))  # (B, K, 6)
-    subject = layer.Dot(axes=(2, 1), name="subject")([colour, o])  # (B, K, d)
-    # g's first layer is linear in [o_i; o_j; q], so it splits into A o_i + B o_j + Q q: each part is
-    # computed once, then broadcast-added over the K x 6 pairs; a fourth part marks the subject itself.
+    layer, g, a = keras.layers, cfg.g_units, cfg.attention_units
+    x = cnn(cfg, image)  # (B, 16, 16, filters)
+    colour = layer.AveragePooling2D(cfg.image_size // x.shape[1], name="cell_colour")(image)  # each cell's mean RGB
+    fine = cells(layer.Concatenate(name="with_colour")([x, colour]), "fine_cells")  # (B, 256, filters + 5)
+    keys = layer.Dense(a, name="cell_keys")(layer.Dense(a, activation="relu", name="cell_hidden")(fine))
+    # The objects: slots, each a learnt query scoring every cell; its softmax over the cells averages their
+    # features and (x, y). A slot is tied to no colour and to no question: what it holds, it learns.
+    slot_scores = layer.Permute((2, 1), name="per_slot")(layer.Dense(cfg.slots, use_bias=False,
+                                                                      name="slot_queries")(keys))
+    slots = layer.Softmax(name="slots")(layer.Rescaling(cfg.slot_sharpen, name="slot_sharpen")(slot_scores))
+    o = layer.Dot(axes=(2, 1), name="objects")([slots, fine])  # (B, slots, filters + 5)
+    # The question finds its subject: a query from the whole question vector scores every cell against the
+    # same keys; the softmax averages the cells. Nothing ties a colour to a place or a slot: the question has
+    # to learn which features its colour makes.
+    query = layer.Dense(a, name="query")(questions)  # (B, K, a)
+    scores = layer.Dot(axes=(2, 2), name="scores")([query, keys])
+    where = layer.Softmax(name="attention")(layer.Rescaling(cfg.sharpen, name="sharpen")(scores))  # (B, K, 256)
+    subject = layer.Dot(axes=(2, 1), name="subject")([where, fine])  # (B, K, filters + 5)
+    n = cfg.slots
+    # g's first layer is linear in [subject; o_j; q; overlap], so it splits into A subject + B o_j + Q q + c
+    # overlap: each part computed once, then broadcast-added over the K x n pairs. The overlap of the
+    # question's attention with slot j's says whether slot j holds the subject itself.
+    overlap = layer.Reshape((-1, n, 1), name="is_subject")(layer.Dot(axes=(2, 2), name="overlap")([where, slots]))
     parts = [layer.Reshape((-1, 1, g), name="first")(layer.Dense(g, use_bias=False, name="g_i")(subject)),
              layer.Reshape((1, n, g), name="second")(layer.Dense(g, use_bias=False, name="g_j")(o)),
              layer.Reshape((-1, 1, g), name="q_per_pair")(layer.Dense(g, name="g_q")(questions)),
-             layer.Dense(g, use_bias=False, name="g_self")(layer.Reshape((-1, n, 1), name="is_subject")(colour))]
+             layer.Dense(g, use_bias=False, name="g_self")(overlap)]
     x = layer.ReLU(name="g1")(layer.Add(name="pairs")(parts))
     x = layer.Dense(g, activation="relu", name="g2")(x)
     x = layer.Dense(g, activation="relu", name="g3")(x)
-    # Pool over the pairs: the RN's sum (as a mean) counts; a max picks an extreme (closest, furthest).
-    mean = layer.Reshape((-1, g), name="mean")(layer.AveragePooling2D((1, n), name="mean_over_pairs")(x))
+    # Each pair weighted by a learnt sigmoid of slot j: a slot that holds background or a duplicate drops out.
+    gate = layer.Reshape((1, n, 1), name="per_object")(layer.Dense(1, activation="sigmoid", name="gate")(o))
+    x = layer.Multiply(name="gated")([x, gate])
+    # Pool over the pairs: the RN's sum counts; a max picks an extreme (closest, furthest).
+    total = layer.Rescaling(float(n), name="sum")(layer.AveragePooling2D((1, n), name="mean_over_pairs")(x))
+    total = layer.Reshape((-1, g), name="sum_over_pairs")(total)
     top = layer.Reshape((-1, g), name="max")(layer.MaxPooling2D((1, n), name="max_over_pairs")(x))
-    x = layer.Concatenate(name="f_in")([mean, top, questions])
+    x = layer.Concatenate(name="f_in")([total, top, questions])
     x = layer.Dense(cfg.f_units, activation="relu", name="f1")(x)
     x = layer.Dense(cfg.f_units, activation="relu", name="f2")(x)
     answers = layer.Dense(len(ANSWERS), activation="softmax", name="answers")(x)
@@ -177,15 +233,23 @@ def build_model(cfg: Config) -> keras.Model:
 
 
 def build_baseline(cfg: Config) -> keras.Model:
-    """CNN+MLP: the same CNN down to a 4x4 grid (as after the paper's four stride-2 convs), flattened,
-    with the question appended; no objects, no pairs."""
+    """CNN+MLP: the same CNN, the same mean colour and (x, y) channels on its cells, then stride-2 convs down
+    to a grid (as after the paper's four stride-2 convs), flattened, with the question appended; no objects,
+    no pairs."""
     image, questions = inputs(cfg)
     u, layer = cfg.mlp_units, keras.layers  # Dense([image; q]) = W1 image + W2 q: W1 image once per image
-    flat = layer.Flatten(name="flat")(cnn(cfg, image, strides=(2, 2, 1, 2, 2)))
+    x = cnn(cfg, image)
+    colour = layer.AveragePooling2D(cfg.image_size // x.shape[1], name="cell_colour")(image)
+    x = AppendCoordinates(name="fine_xy")(layer.Concatenate(name="with_colour")([x, colour]))
+    for i in range(cfg.mlp_downsample):
+        x = layer.Conv2D(cfg.filters, 3, strides=2, padding="same", activation="relu", name=f"conv{4 + i}")(x)
+        if cfg.mlp_batchnorm:  # the paper's CNN+MLP normalises its convs (this model is not exported)
+            x = layer.BatchNormalization(name=f"norm{4 + i}")(x)
+    flat = layer.Flatten(name="flat")(AppendCoordinates(name="grid_xy")(x))
     img = layer.Reshape((1, u), name="per_image")(layer.Dense(u, name="h_image")(flat))
     x = layer.ReLU(name="h1")(layer.Add(name="concat")([img, layer.Dense(u, name="h_q")(questions)]))
-    x = layer.Dense(u, activation="relu", name="h2")(x)
-    x = layer.Dense(u, activation="relu", name="h3")(x)
+    for i in (2, 3):
+        x = layer.Dense(u, activation="relu", name=f"h{i}")(layer.Dropout(cfg.mlp_dropout, seed=cfg.seed)(x))
     answers = layer.Dense(len(ANSWERS), activation="softmax", name="answers")(x)
     return keras.Model([image, questions], answers, name="cnn_mlp")
 
@@ -194,10 +258,12 @@ def build_baseline(cfg: Config) -> keras.Model:
 
 def fit(model: keras.Model, cfg: Config, data: datasets.Splits, run) -> dict[str, list[float]]:
     # A constant rate for 80% of the steps (relations are learnt late), then a tenth of it to settle.
-    steps, lr = cfg.epochs * -(-len(data.train) // cfg.batch_size), cfg.learning_rate
+    rn = model.name == "relation_network"
+    lr, epochs = (cfg.learning_rate, cfg.epochs) if rn else (cfg.mlp_learning_rate, cfg.mlp_epochs)
+    steps = epochs * -(-len(data.train) // cfg.batch_size)
     rate = keras.optimizers.schedules.PiecewiseConstantDecay([int(0.8 * steps)], [lr, lr / 10])
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(model_inputs(data.train), data.train.y, batch_size=cfg.batch_size, epochs=cfg.epochs,
+    history = model.fit(model_inputs(data.train), data.train.y, batch_size=cfg.batch_size, epochs=epochs,
                         validation_data=(model_inputs(data.val), data.val.y), verbose=0, shuffle=True,
                         callbacks=[*run.callbacks(), training.early_stopping("val_accuracy", patience=10, mode="max")])
     prefix = "" if model.name == "relation_network" else f"{model.name}_"
@@ -209,40 +275,46 @@ def train(cfg: Config, run) -> Trained:
     training.seed_everything(cfg.seed)
     data = load_data(cfg)
     run.log(f"  data: {data.sizes()} images x 36 questions, {data.source}")
-    models = {"CNN+MLP": build_baseline(cfg), "relation network": build_model(cfg)}
-    history, scores = {}, {}
-    for name, model in models.items():
+    history, scores, models = {}, {}, {}
+    for name, build in (("CNN+MLP", build_baseline), ("relation network", build_model)):
+        training.seed_everything(cfg.seed)  # each model's weights and shuffling depend on the seed alone
+        models[name] = model = build(cfg)
         history.update(fit(model, cfg, data, run))
         scores[name] = evaluate(training.predict_fn(model, batch_size=64), data)
         run.log(f"  {name}: held-out relational {scores[name]['relational_accuracy']:.3f}, "
                 f"non-relational {scores[name]['non_relational_accuracy']:.3f}")
     rn, mlp = scores["relation network"], scores["CNN+MLP"]
-    slots = slot_colours(models["relation network"], data.test)
-    save_pictures(models, scores, slots, data, run)
+    found = subjects_found(models["relation network"], data.test)
+    save_pictures(models, scores, found, data, run)
     notes = [f"relational / non-relational accuracy: relation network {rn['relational_accuracy']:.1%} / "
              f"{rn['non_relational_accuracy']:.1%}, CNN+MLP {mlp['relational_accuracy']:.1%} / "
-             f"{mlp['non_relational_accuracy']:.1%} (paper: RN 94% relational, CNN+MLP 63%)",
-             f"slot k holds colour k's object in {slots['binding']:.1%} of held-out (image, slot) pairs"]
+             f"{mlp['non_relational_accuracy']:.1%}: a relational gap of "
+             f"{rn['relational_accuracy'] - mlp['relational_accuracy']:.1%} (paper: RN 94%, CNN+MLP 63%)",
+             f"the question's attention rests mostly on its colour's object in {found['found']:.1%} of held-out "
+             "(image, question) pairs"]
     return Trained(exports={"model": models["relation network"]}, history=history, notes=notes,
-                   metrics={**rn, "slot_binding": slots["binding"], **{f"baseline_{k}": v for k, v in mlp.items()}},
+                   metrics={**rn, "relational_gap": rn["relational_accuracy"] - mlp["relational_accuracy"],
+                            "subject_found": found["found"], **{f"baseline_{k}": v for k, v in mlp.items()}},
                    baselines={"CNN+MLP": mlp})
 
 
-def slot_colours(model: keras.Model, split: datasets.Split) -> dict:
-    """Each slot's attention (n, 6, cells), the colour painted under most of it (n, 6), and ``binding``:
-    how often slot k holds colour k, as the questions taught it."""
-    where = keras.Model(model.inputs[0], model.get_layer("slots").output).predict(split.x / np.float32(255), verbose=0)
+def subjects_found(model: keras.Model, split: datasets.Split) -> dict:
+    """Where each question looks (n, 36, cells), how much of that attention lies on each colour's object
+    (n, 36, 6), and ``found``: how often the most of it lies on the question's own colour."""
+    probe = keras.Model(model.inputs, model.get_layer("attention").output)
+    where = probe.predict(model_inputs(split), verbose=0, batch_size=64)
     (n, h), side = split.x.shape[:2], int(round(np.sqrt(where.shape[-1])))  # side: cells per side
     rgb = np.round(np.array([scenes.COLOURS[c] for c in COLOURS]) * 255)[:, None, None]
     painted = (split.x[:, None] == rgb).all(-1).reshape(n, N_OBJECTS, side, h // side, side, h // side)
-    colour = np.einsum("nsx,ncx->nsc", where, painted.any(axis=(3, 5)).reshape(n, N_OBJECTS, -1)).argmax(-1)
-    return {"where": where, "colour": colour, "binding": float((colour == np.arange(N_OBJECTS)).mean())}
+    mass = np.einsum("nqx,ncx->nqc", where, painted.any(axis=(3, 5)).reshape(n, N_OBJECTS, -1))
+    asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)  # (36,) the colour each question names
+    return {"where": where, "mass": mass, "found": float((mass.argmax(-1) == asked).mean())}
 
 
 # --- pictures --------------------------------------------------------------------------------------
 
-def save_pictures(models: dict, scores: dict, slots: dict, data: datasets.Splits, run) -> None:
-    """Accuracy by kind of question (the paper's table), answers to a few questions, where the slots look.
+def save_pictures(models: dict, scores: dict, found: dict, data: datasets.Splits, run) -> None:
+    """Accuracy by kind of question (the paper's table), answers to a few questions, where the questions look.
     (The run records the learning curves of both models from the history.)"""
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -265,16 +337,19 @@ def save_pictures(models: dict, scores: dict, slots: dict, data: datasets.Splits
         ax.text(0, -0.04, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=8)
     fig.subplots_adjust(bottom=0.38, top=0.98, left=0.02, right=0.98, wspace=0.3)
     run.save_figure(fig, "answers")
-    # Where each slot looks in one held-out image, and how often it holds its own colour.
-    side, size = int(round(np.sqrt(slots["where"].shape[-1]))), x[0].shape[1]
+    # Where the shape question about each colour looks in one held-out image.
+    side, size = int(round(np.sqrt(found["where"].shape[-1]))), x[0].shape[1]
+    asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)
     fig, axes = plt.subplots(1, N_OBJECTS, figsize=(2.2 * N_OBJECTS, 2.7))
     for k, ax in enumerate(axes):
+        q = 6 * k  # "What shape is the <colour k> object?"
         ax.imshow(x[0][0])
-        ax.imshow(slots["where"][0, k].reshape(side, side), cmap="magma", alpha=0.6, extent=(0, size, size, 0))
-        ax.set(title=f"slot {k}: {(slots['colour'][:, k] == k).mean():.0%} on {COLOURS[k]}", xticks=[], yticks=[])
-    fig.suptitle(f"Where each object slot looks (softmax over {side}x{side} cells), and how often it holds its colour")
+        ax.imshow(found["where"][0, q].reshape(side, side), cmap="magma", alpha=0.6, extent=(0, size, size, 0))
+        on = (found["mass"][:, asked == k].argmax(-1) == k).mean()
+        ax.set(title=f"{COLOURS[k]}: found {on:.0%}", xticks=[], yticks=[])
+    fig.suptitle(f"Where a question about each colour looks (softmax over {side}x{side} cells), how often it finds it")
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    run.save_figure(fig, "slots")
+    run.save_figure(fig, "attention")
 
 
 # --- evaluate: the same code scores Keras, TFLite and ONNX ---------------------------------------

@@ -27,7 +27,7 @@ WALL_S: dict[str, int] = {
     "summarization": 43,
     "assistant-intents": 15,
     "captioning": 155,
-    "vqa": 159,
+    "vqa": 157,
     "lip-reading": 121,
     "flappy-dqn": 200,
 }

@@ -45,19 +45,38 @@ def test_data_is_seeded_with_every_colour_once(lesson):
     assert images.shape == (5, 64, 64, 3) and questions.shape == (5, 36, 11) and images.max() <= 1.0
 
 
-def test_a_question_reads_the_slot_of_its_colour(lesson):
+def test_a_question_finds_its_subject_by_attention_over_the_cells(lesson):
     import keras
 
     cfg = lesson.Config.quick()
     model = lesson.build_model(cfg)
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in ("objects", "subject", "slots")])
+    names = ("fine_cells", "attention", "subject", "slots", "objects", "is_subject")
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    objs, subject, where = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)], verbose=0)
-    assert objs.shape == (2, 6, cfg.filters + 2) and where.shape == (2, 6, 16 * 16)
-    np.testing.assert_allclose(where.sum(-1), 1.0, rtol=1e-5)  # each slot: a softmax over the 16x16 cells
-    assert np.abs(objs[..., -2:]).max() <= 1.0  # its (x, y): an average of the cells' coordinates
-    for q, vector in enumerate(lesson.QUESTIONS):  # question about colour k -> slot k
-        np.testing.assert_allclose(subject[:, q], objs[:, vector[:6].argmax()], atol=1e-6)
+    fine, where, subject, slots, objs, overlap = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)],
+                                                              verbose=0)
+    assert where.shape == (2, 36, 16 * 16) and fine.shape == (2, 16 * 16, cfg.filters + 5)
+    np.testing.assert_allclose(where.sum(-1), 1.0, rtol=1e-5)  # each question: a softmax over the 16x16 cells
+    np.testing.assert_allclose(subject, np.einsum("bqc,bcd->bqd", where, fine), rtol=1e-4, atol=1e-5)
+    assert np.abs(subject[..., -2:]).max() <= 1.0  # its (x, y): an average of the cells' coordinates
+    # Nothing wires a colour to a place or a slot: questions that differ only in colour look at different
+    # mixtures of the cells, computed from the image (the untrained query network already tells them apart).
+    assert not np.allclose(where[:, 0], where[:, 6])
+    assert all(layer.name not in ("first_six", "colour") for layer in model.layers)  # no colour one-hot read-out
+    # The objects g relates the subject to: slots, each a softmax over the cells, and how much of the
+    # question's attention each one shares.
+    assert slots.shape == (2, cfg.slots, 16 * 16) and objs.shape == (2, cfg.slots, cfg.filters + 5)
+    np.testing.assert_allclose(slots.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(overlap[..., 0], np.einsum("bqc,bsc->bqs", where, slots), rtol=1e-4, atol=1e-6)
+
+
+def test_the_baseline_sees_the_same_cnn_colours_and_coordinates(lesson):
+    cfg = lesson.Config.quick()
+    rn, mlp = lesson.build_model(cfg), lesson.build_baseline(cfg)
+    for name in ("conv1", "conv2", "conv3"):  # the same image encoder, layer for layer
+        assert rn.get_layer(name).kernel.shape == mlp.get_layer(name).kernel.shape, name
+    assert mlp.get_layer("fine_xy").output.shape[-1] == cfg.filters + 5  # features, mean RGB, (x, y)
+    assert mlp.get_layer("grid_xy").output.shape[1] == 16 // 2 ** cfg.mlp_downsample
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +85,14 @@ def quick_run(lesson, tmp_path_factory):
 
 
 def test_quick_run_records_both_models_scores_and_pictures(quick_run):
-    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "slots.png", "metrics.json"):
+    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "attention.png", "metrics.json"):
         assert (quick_run / name).exists(), name
     metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
     for key in ("relational_accuracy", "non_relational_accuracy", "baseline_relational_accuracy",
-                "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy", "slot_binding"):
+                "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy", "subject_found"):
         assert 0.0 <= metrics[key] <= 1.0, key
+    gap = metrics["relational_accuracy"] - metrics["baseline_relational_accuracy"]
+    assert metrics["relational_gap"] == pytest.approx(gap)
 
 
 def test_the_exported_relation_network_matches_keras(lesson, quick_run, tmp_path):

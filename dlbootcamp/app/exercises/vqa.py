@@ -1,4 +1,4 @@
-"""Exercises for day 17 (vqa): a relation network's pooled relations by hand, the objects it relates, mean-only pooling."""
+"""Exercises for day 17 (vqa): a relation network's pooled relations by hand, the objects it relates, sum-only pooling."""
 
 from __future__ import annotations
 
@@ -41,58 +41,45 @@ def _verify_relations(fn) -> None:
 
 # --- 2. predict an outcome: what each object slot holds ---------------------------------------------------
 
-PREDICTED_OBJECTS_SHAPE = (6, 10)  # six slots (one per colour), cfg.filters = 8 features + (x, y)
+PREDICTED_OBJECTS_SHAPE = (6, 13)  # six slots; cfg.filters = 8 CNN features + mean RGB (3) + (x, y)
 
 
 def _verify_objects(value) -> None:
-    import keras
-
     from dlbootcamp.lessons import day17_vqa as lesson
 
     if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(isinstance(v, int) for v in value):
         raise Wrong(f"PREDICTED_OBJECTS_SHAPE is {value!r}; expected (objects, numbers per object), two ints.")
     cfg = lesson.Config.quick()
-    image, _ = lesson.inputs(cfg)
-    actual = tuple(keras.Model(image, lesson.objects(cfg, image)).output.shape[1:])
+    actual = tuple(lesson.build_model(cfg).get_layer("objects").output.shape[1:])
     if tuple(value) != actual:
         hints = []
         if value[0] != actual[0]:
-            hints.append("there is one slot per colour (six objects per scene)")
+            hints.append(f"there is one object per slot (cfg.slots = {cfg.slots}), whatever the question")
         if value[1] != actual[1]:
-            hints.append(f"each slot averages the cells' {cfg.filters} CNN features *and* what AppendCoordinates adds")
+            hints.append(f"a slot averages the cells, and each cell carries the CNN's {cfg.filters} features, its mean "
+                         f"colour (RGB) and its (x, y) position")
         raise Wrong(f"PREDICTED_OBJECTS_SHAPE = {tuple(value)} is not right: {'; '.join(hints)}.")
 
 
-# --- 3. change the architecture: pool the relations by their mean only ---------------------------------------
+# --- 3. change the architecture: pool the relations by their sum only ----------------------------------------
 
-def build_mean_only_model(cfg):
-    """The lesson's relation network whose f reads only the mean over the pairs (no max) and the question."""
+def build_sum_only_model(cfg):
+    """The lesson's relation network whose f reads only the sum over the pairs (no max) and the question."""
     import keras
 
     from dlbootcamp.lessons import day17_vqa as lesson
 
-    image, questions = lesson.inputs(cfg)
-    o = lesson.objects(cfg, image)
-    n, g, layer = lesson.N_OBJECTS, cfg.g_units, keras.layers
-    colour = layer.Permute((2, 1), name="colour")(layer.Cropping1D((0, 5), name="first_six")(
-        layer.Permute((2, 1), name="by_number")(questions)))
-    subject = layer.Dot(axes=(2, 1), name="subject")([colour, o])
-    parts = [layer.Reshape((-1, 1, g), name="first")(layer.Dense(g, use_bias=False, name="g_i")(subject)),
-             layer.Reshape((1, n, g), name="second")(layer.Dense(g, use_bias=False, name="g_j")(o)),
-             layer.Reshape((-1, 1, g), name="q_per_pair")(layer.Dense(g, name="g_q")(questions)),
-             layer.Dense(g, use_bias=False, name="g_self")(layer.Reshape((-1, n, 1), name="is_subject")(colour))]
-    x = layer.ReLU(name="g1")(layer.Add(name="pairs")(parts))
-    x = layer.Dense(g, activation="relu", name="g2")(x)
-    x = layer.Dense(g, activation="relu", name="g3")(x)
-    mean = layer.Reshape((-1, g), name="mean")(layer.AveragePooling2D((1, n), name="mean_over_pairs")(x))
-    x = layer.Concatenate(name="f_in")([mean, questions])
+    full = lesson.build_model(cfg)
+    layer = keras.layers
+    image, questions = full.inputs
+    x = layer.Concatenate(name="f_in")([full.get_layer("sum_over_pairs").output, questions])
     x = layer.Dense(cfg.f_units, activation="relu", name="f1")(x)
     x = layer.Dense(cfg.f_units, activation="relu", name="f2")(x)
     answers = layer.Dense(len(lesson.ANSWERS), activation="softmax", name="answers")(x)
-    return keras.Model([image, questions], answers, name="mean_only_relation_network")
+    return keras.Model([image, questions], answers, name="sum_only_relation_network")
 
 
-def _verify_mean_only(fn) -> None:
+def _verify_sum_only(fn) -> None:
     import numpy as np
 
     from dlbootcamp.lessons import day17_vqa as lesson
@@ -101,9 +88,9 @@ def _verify_mean_only(fn) -> None:
     model = fn(cfg)
     left = {layer.name for layer in getattr(model, "layers", [])} & {"max_over_pairs", "max"}
     if left:
-        raise Wrong(f"the model still pools by the max ({sorted(left)}); f reads the mean over the pairs and the "
+        raise Wrong(f"the model still pools by the max ({sorted(left)}); f reads the sum over the pairs and the "
                     "question only.")
-    expect_model("build_mean_only_model(Config.quick())", model, build_mean_only_model(cfg))
+    expect_model("build_sum_only_model(Config.quick())", model, build_sum_only_model(cfg))
     images = np.zeros((2, cfg.image_size, cfg.image_size, 3), np.float32)
     out = model.predict([images, np.zeros((2, 5, 11), np.float32)], verbose=0)
     expect_shape("its answers to 5 questions about each of 2 images", out, (2, 5, len(lesson.ANSWERS)))
@@ -122,20 +109,21 @@ EXERCISES = (
              "    raise NotImplementedError  # your code here\n",
              relation_mean, _verify_relations),
     Exercise(2, "predict", "what an object is",
-             "Before running it: `objects(cfg, image)` turns the CNN's map into object slots. For "
-             "`Config.quick()` (`filters=8`), what is its output shape for one image (slots, numbers per slot)? "
+             "Before running it: the layer `objects` of `build_model(cfg)` holds the slots that g relates. For "
+             "`Config.quick()` (`filters=8`), what is its output shape for one image (objects, numbers per object)? "
              "Write it as `PREDICTED_OBJECTS_SHAPE`, then check.",
              "PREDICTED_OBJECTS_SHAPE",
-             "PREDICTED_OBJECTS_SHAPE = None  # (slots, numbers per slot)\n",
+             "PREDICTED_OBJECTS_SHAPE = None  # (objects, numbers per object)\n",
              PREDICTED_OBJECTS_SHAPE, _verify_objects),
     Exercise(3, "architecture", "count, but no extremes",
-             "Write `build_mean_only_model(cfg)`: the lesson's `build_model` without the max over the pairs "
-             "(`max_over_pairs` and `max`), so that `f_in` concatenates only `mean` and the questions. Keep every "
-             "other layer name. The docstring says what the max is for: train both and compare the 'closest' and "
-             "'furthest' questions (`lesson.evaluate` scores each kind; `by_kind.png` draws them).",
-             "build_mean_only_model",
-             "import keras\n\n\ndef build_mean_only_model(cfg):\n"
-             "    \"\"\"build_model whose f reads the mean over the pairs only.\"\"\"\n"
-             "    raise NotImplementedError  # start from lesson.build_model's code\n",
-             build_mean_only_model, _verify_mean_only),
+             "Write `build_sum_only_model(cfg)`: the lesson's `build_model` without the max over the pairs "
+             "(`max_over_pairs` and `max`), so that `f_in` concatenates only `sum_over_pairs` and the questions "
+             "(tip: build the lesson's model and continue from `get_layer(\"sum_over_pairs\").output`). Keep the "
+             "names `f_in`, `f1`, `f2`, `answers`. The docstring says what the max is for: train both and compare "
+             "the 'closest' and 'furthest' questions (`lesson.evaluate` scores each kind).",
+             "build_sum_only_model",
+             "import keras\n\n\ndef build_sum_only_model(cfg):\n"
+             "    \"\"\"build_model whose f reads the sum over the pairs only.\"\"\"\n"
+             "    raise NotImplementedError  # start from lesson.build_model\n",
+             build_sum_only_model, _verify_sum_only),
 )
