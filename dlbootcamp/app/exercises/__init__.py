@@ -162,3 +162,16 @@ def expect_model(what: str, model, reference) -> None:
     if model.count_params() != reference.count_params():
         raise Wrong(f"{what}: {model.count_params():,} parameters; expected {reference.count_params():,} "
                     f"(print model.summary() and compare layer by layer).")
+
+
+def gap_instead_of_flatten(model, *, dropout: float, dense: int, seed: int, name: str):
+    """A lesson CNN whose head is flatten -> dropout -> features -> probs, with GlobalAveragePooling2D ('gap') in
+    place of its Flatten: the lesson's own layers up to there, a new head after (the reference solution of the
+    "pool the maps instead of flattening them" exercises)."""
+    import keras
+
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(model.get_layer("flatten").input)
+    x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    x = keras.layers.Dense(dense, activation="relu", name="features")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="probs")(x)
+    return keras.Model(model.inputs, outputs, name=name)

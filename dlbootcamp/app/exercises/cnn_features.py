@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dlbootcamp.app.exercises import Exercise, Wrong, expect_close, expect_model, expect_shape
+from dlbootcamp.app.exercises import Exercise, Wrong, expect_close, expect_model, expect_shape, gap_instead_of_flatten
 
 
 # --- 1. implement a piece: what one first-layer filter computes -----------------------------------------
@@ -68,22 +68,10 @@ def _verify_shape(value) -> None:
 
 def build_gap_model(cfg):
     """The lesson's CNN whose head reads GlobalAveragePooling2D ('gap') instead of Flatten."""
-    import keras
+    from dlbootcamp.lessons import day05_cnn_features as lesson
 
-    inputs = keras.Input((28, 28, 1), name="image")
-    x = inputs
-    for i, f in enumerate(cfg.filters, start=1):
-        for j in range(cfg.convs_per_block):
-            tag = f"{i}{'ab'[j] if j < 2 else j}"
-            x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{tag}")(x)
-            x = keras.layers.BatchNormalization(name=f"bn{tag}")(x)
-            x = keras.layers.ReLU(name=f"relu{tag}")(x)
-        x = keras.layers.MaxPooling2D(name=f"pool{i}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="dropout")(x)
-    x = keras.layers.Dense(cfg.dense, activation="relu", name="features")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="fashion_gap_cnn")
+    return gap_instead_of_flatten(lesson.build_model(cfg), dropout=cfg.dropout, dense=cfg.dense, seed=cfg.seed,
+                                  name="fashion_gap_cnn")
 
 
 def _verify_gap(fn) -> None:

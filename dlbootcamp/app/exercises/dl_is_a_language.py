@@ -45,20 +45,12 @@ def build_straight_nudge_model(cfg, log_start=2.0, form_train=None):
 
     from dlbootcamp.lessons import day04_dl_is_a_language as lesson
 
-    photo, form = lesson.inputs()
-    z = lesson.standardise(form, form_train)
-    effects = keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(log_start),
-                                 name="form_effects")(z)
-    x = photo
-    for i, f in enumerate(cfg.photo_filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-        if i < len(cfg.photo_filters):
-            x = keras.layers.MaxPooling2D(name=f"pool{i}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool_everywhere")(x)
+    full = lesson.build_model(cfg, log_start, form_train)  # its layers up to the pooled photo and the form effects
     nudge = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
-                               kernel_regularizer=keras.regularizers.L2(cfg.photo_l2), name="photo_adjustment")(x)
-    log_price = keras.layers.Add(name="log_price")([effects, nudge])
-    return keras.Model([photo, form], lesson.price_head(log_price), name="straight_nudge")
+                               kernel_regularizer=keras.regularizers.L2(cfg.photo_l2),
+                               name="photo_adjustment")(full.get_layer("pool_everywhere").output)
+    log_price = keras.layers.Add(name="log_price")([full.get_layer("form_effects").output, nudge])
+    return keras.Model(full.inputs, lesson.price_head(log_price), name="straight_nudge")
 
 
 def _verify_straight(fn) -> None:

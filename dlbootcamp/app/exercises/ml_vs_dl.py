@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dlbootcamp.app.exercises import Exercise, Wrong, expect_close, expect_model, expect_shape
+from dlbootcamp.app.exercises import Exercise, Wrong, expect_close, expect_model, expect_shape, gap_instead_of_flatten
 
 
 # --- 1. implement a piece: the centre of mass of the ink, one of the expert's features ------------------
@@ -37,21 +37,10 @@ def _verify_centre(fn) -> None:
 
 def build_gap_model(cfg):
     """The lesson's digits CNN whose classifier reads GlobalAveragePooling2D ('gap') instead of Flatten."""
-    import keras
+    from dlbootcamp.lessons import day01_ml_vs_dl as lesson
 
-    inputs = keras.Input((8, 8), name="image")
-    x = keras.layers.Reshape((8, 8, 1), name="add_channel")(inputs)
-    for i, f in enumerate(cfg.cnn_filters, start=1):
-        for part in "ab":
-            x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i}{part}")(x)
-            x = keras.layers.BatchNormalization(name=f"bn{i}{part}")(x)
-            x = keras.layers.ReLU(name=f"relu{i}{part}")(x)
-        x = keras.layers.MaxPooling2D(name=f"pool{i}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="dropout")(x)
-    x = keras.layers.Dense(cfg.cnn_dense, activation="relu", name="features")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name="digits_gap_cnn")
+    return gap_instead_of_flatten(lesson.build_model(cfg), dropout=cfg.dropout, dense=cfg.cnn_dense, seed=cfg.seed,
+                                  name="digits_gap_cnn")
 
 
 def _verify_gap(fn) -> None:
