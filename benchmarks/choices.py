@@ -21,13 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- choices:begin -->", "<!-- choices:end -->"
@@ -47,23 +44,15 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 def run_variant(lesson: str, sets: list[str], seed: int, metric: str, quick: bool, runs: pathlib.Path,
                 index: int = 0) -> dict:
-    name = f"{lesson}-variant{index}-seed{seed}"
-    cmd = [sys.executable, "-m", "dlbootcamp", "train", lesson, "--seed", str(seed), "--out", str(runs),
-           "--name", name, "-q"] + [a for s in sets for a in ("--set", s)] + (["--quick"] if quick else [])
-    load = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    path = runs / name / "metrics.json"
-    if not path.exists():
-        raise SystemExit(f"choices.py: `{' '.join(cmd[2:])}` wrote no run (exit {done.returncode}):\n"
-                         f"{done.stderr.strip()[-2000:]}")
-    record = json.loads(path.read_text())
-    if metric not in record["metrics"]:
+    """One full run of a variant (seeds.py's ``run_seed``); only its validation metric, wall time and load are kept."""
+    from seeds import run_seed
+
+    r = run_seed(lesson, seed, runs, quick, sets=sets, name=f"{lesson}-variant{index}-seed{seed}")
+    if metric not in r["metrics"]:
         raise SystemExit(f"choices.py: lesson {lesson!r} records no {metric!r}; it records "
-                         f"{sorted(record['metrics'])}. Choose a validation metric it records.")
-    return {"value": float(record["metrics"][metric]), "wall_s": round(wall, 1), "load_1min_before": round(load, 2),
-            "load_1min_after": round(os.getloadavg()[0], 2)}
+                         f"{sorted(r['metrics'])}. Choose a validation metric it records.")
+    return {"value": float(r["metrics"][metric]), "wall_s": r["process_wall_time_s"],
+            "load_1min_before": r["load_1min_before"], "load_1min_after": r["load_1min_after"]}
 
 
 def table(choices: dict) -> str:

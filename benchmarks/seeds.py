@@ -36,11 +36,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- seeds:begin -->", "<!-- seeds:end -->"
 
 
-def run_seed(lesson: str, seed: int, runs_dir: pathlib.Path, quick: bool) -> dict:
-    """One ``dlbootcamp train`` in its own process; its metrics.json, with wall time and load."""
-    name = f"{lesson}-seed{seed}" + ("-quick" if quick else "")
+def run_seed(lesson: str, seed: int, runs_dir: pathlib.Path, quick: bool, *, sets: list[str] = (),
+             name: str | None = None) -> dict:
+    """One ``dlbootcamp train`` (with ``--set`` overrides ``sets``) in its own process; its metrics.json, with
+    wall time and load."""
+    name = name or f"{lesson}-seed{seed}" + ("-quick" if quick else "")
     cmd = [sys.executable, "-m", "dlbootcamp", "train", lesson, "--seed", str(seed), "--out", str(runs_dir),
-           "--name", name, "-q"] + (["--quick"] if quick else [])
+           "--name", name, "-q"] + [a for s in sets for a in ("--set", s)] + (["--quick"] if quick else [])
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
