@@ -4,6 +4,8 @@
         --variant "chosen: frames_seen=3,1 filters=16,32" --variant "3 frames twice: frames_seen=3,3 filters=16,16" \\
         --seeds 0 1
     python benchmarks/choices.py training --metric val_accuracy --variant "a:" --variant "b: hidden=64" --quick
+    python benchmarks/choices.py style-transfer --metric val_stylizer_style_reduction \
+        --subject-to "val_stylizer_content_loss<=0.4" --variant "w1: stylizer_style_weight=1.0" ...
 
 A choice that was made by looking at test numbers is made again here, the honest way: every
 variant gets a full run (``dlbootcamp train ID --set FIELD=VALUE ...``, one run at a time, in a
@@ -42,8 +44,26 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return name.strip(), fields
 
 
+def parse_constraint(text: str) -> dict:
+    """``"val_x<=0.4"`` -> {"metric": "val_x", "op": "<=", "value": 0.4}: a validation metric a variant must keep."""
+    for op in ("<=", ">="):
+        metric, sep, value = text.partition(op)
+        if sep:
+            try:
+                return {"metric": metric.strip(), "op": op, "value": float(value)}
+            except ValueError:
+                break
+    raise argparse.ArgumentTypeError(f"--subject-to is 'METRIC<=VALUE' or 'METRIC>=VALUE', got {text!r}")
+
+
+def feasible(mean: float, constraint: dict | None) -> bool:
+    if constraint is None:
+        return True
+    return mean <= constraint["value"] if constraint["op"] == "<=" else mean >= constraint["value"]
+
+
 def run_variant(lesson: str, sets: list[str], seed: int, metric: str, quick: bool, runs: pathlib.Path,
-                index: int = 0) -> dict:
+                index: int = 0, constraint: dict | None = None) -> dict:
     """One full run of a variant (seeds.py's ``run_seed``); only its validation metric, wall time and load are kept."""
     from seeds import run_seed
 
@@ -51,7 +71,12 @@ def run_variant(lesson: str, sets: list[str], seed: int, metric: str, quick: boo
     if metric not in r["metrics"]:
         raise SystemExit(f"choices.py: lesson {lesson!r} records no {metric!r}; it records "
                          f"{sorted(r['metrics'])}. Choose a validation metric it records.")
-    return {"value": float(r["metrics"][metric]), "wall_s": r["process_wall_time_s"],
+    kept = {}
+    if constraint is not None:
+        if constraint["metric"] not in r["metrics"]:
+            raise SystemExit(f"choices.py: lesson {lesson!r} records no {constraint['metric']!r} (--subject-to)")
+        kept["constraint_value"] = float(r["metrics"][constraint["metric"]])
+    return {"value": float(r["metrics"][metric]), **kept, "wall_s": r["process_wall_time_s"],
             "load_1min_before": r["load_1min_before"], "load_1min_after": r["load_1min_after"]}
 
 
@@ -60,18 +85,32 @@ def table(choices: dict) -> str:
              "are shown: they made the choice.", ""]
     for lesson, by_choice in choices.items():
         for choice, entry in by_choice.items():
+            con = entry.get("subject_to")
             lines += [f"### `{lesson}`: {choice}" + (" (--quick: smoke size, not a result)" if entry["quick"] else ""),
-                      "", f"| variant | settings | {entry['metric']} per seed | mean | wall s (load) |",
-                      "|---|---|---|---|---|"]
-            means = {}
+                      ""] + ([f"Subject to `{con['metric']} {con['op']} {con['value']:g}` (mean over seeds); variants "
+                              f"that miss it are not chosen.", ""] if con else []) + [
+                      f"| variant | settings | {entry['metric']} per seed | mean |"
+                      + (f" {con['metric']} mean |" if con else "") + " wall s (load) |",
+                      "|---|---|---|---|" + ("---|" if con else "") + "---|"]
+            means, ok = {}, {}
             for vname, v in entry["variants"].items():
                 vals = [r["value"] for r in v["runs"].values()]
                 means[vname] = statistics.mean(vals)
                 per = ", ".join(f"{s}: {r['value']:.4g}" for s, r in sorted(v["runs"].items()))
                 walls = ", ".join(f"{r['wall_s']:.0f} ({r['load_1min_before']:.1f})" for _, r in sorted(v["runs"].items()))
-                lines.append(f"| {vname} | `{' '.join(v['sets']) or '(the Config)'}` | {per} | {means[vname]:.4g} | {walls} |")
-            best = (max if entry["higher_is_better"] else min)(means, key=means.get)
-            lines += ["", f"Best on validation: **{best}** ({entry['finished']}).", ""]
+                cell = ""
+                if con:
+                    c_mean = statistics.mean(r["constraint_value"] for r in v["runs"].values())
+                    ok[vname] = feasible(c_mean, con)
+                    cell = f" {c_mean:.4g}{'' if ok[vname] else ' (misses)'} |"
+                lines.append(f"| {vname} | `{' '.join(v['sets']) or '(the Config)'}` | {per} | {means[vname]:.4g} |"
+                             f"{cell} {walls} |")
+            allowed = {n: m for n, m in means.items() if ok.get(n, True)}
+            if allowed:
+                best = (max if entry["higher_is_better"] else min)(allowed, key=allowed.get)
+                lines += ["", f"Best on validation: **{best}** ({entry['finished']}).", ""]
+            else:
+                lines += ["", f"No variant keeps the constraint ({entry['finished']}).", ""]
     return "\n".join(lines + [END])
 
 
@@ -82,6 +121,9 @@ def main(argv=None) -> int:
     p.add_argument("--choice", help="what is being chosen (a heading; default: the variant names)")
     p.add_argument("--metric", required=True, help="a validation metric the lesson records in metrics.json")
     p.add_argument("--lower-is-better", action="store_true")
+    p.add_argument("--subject-to", type=parse_constraint, metavar="METRIC<=V",
+                   help="a validation metric whose mean over seeds a variant must keep to be chosen, e.g. "
+                        "'val_stylizer_content_loss<=0.4'")
     p.add_argument("--variant", action="append", type=parse_variant, required=True,
                    help="'NAME: FIELD=VALUE ...' (repeat; 'NAME:' alone is the Config as it is)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -92,6 +134,8 @@ def main(argv=None) -> int:
     if not args.metric.startswith("val"):
         p.error(f"--metric {args.metric!r} does not look like a validation metric (val...): choices are made on "
                 f"validation data, never on test")
+    if args.subject_to and not args.subject_to["metric"].startswith("val"):
+        p.error(f"--subject-to {args.subject_to['metric']!r} does not look like a validation metric (val...)")
     if len(args.variant) < 2:
         p.error("give at least two --variant to choose between")
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -102,14 +146,14 @@ def main(argv=None) -> int:
     choices = json.loads(args.json.read_text()) if args.json.exists() else {}
     choice = args.choice or " vs ".join(n for n, _ in args.variant)
     entry = {"metric": args.metric, "higher_is_better": not args.lower_is_better, "quick": args.quick,
-             "variants": {}, "finished": None}
+             "variants": {}, "finished": None, **({"subject_to": args.subject_to} if args.subject_to else {})}
     with tempfile.TemporaryDirectory() as tmp:
         for index, (name, sets) in enumerate(args.variant):
             runs = {}
             for seed in args.seeds:
                 print(f"[{args.lesson}] {name} seed {seed} ...", flush=True)
                 runs[str(seed)] = r = run_variant(args.lesson, sets, seed, args.metric, args.quick, pathlib.Path(tmp),
-                                                       index)
+                                                  index, args.subject_to)
                 print(f"[{args.lesson}] {name} seed {seed}: {args.metric} = {r['value']:.4g} ({r['wall_s']:.0f} s)",
                       flush=True)
             entry["variants"][name] = {"sets": sets, "runs": runs}

@@ -42,7 +42,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"))
+BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8"))
 
 
 # --- 1. a run per lesson -----------------------------------------------------------------------
@@ -250,8 +250,8 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathli
         f"- Date: {_dt.datetime.now():%Y-%m-%d %H:%M}",
         f"- Machine: {machine}",
         f"- Load when measured: the 1-minute load average was {report.load_range(results)} on "
-        f"{doc['machine'].get('cores')} cores. This machine was shared with other jobs, so means and tails "
-        f"(p99, max) are noisy; medians (p50) are the figures to compare.",
+        f"{doc['machine'].get('cores')} cores. Nothing else ran while it was measured unless the load says "
+        f"otherwise; means and tails (p99, max) are noisier than medians (p50), the figures to compare.",
         f"- Settings: {args.threads} thread(s), {args.runs} timed runs after {args.warmup} warm-up runs, batch 1 "
         f"and {args.batch}; inputs are each lesson's own test images; XNNPACK on for TFLite.",
         "- Runs: " + "; ".join(f"`{lesson}` from `{run}` ({'quick run: metric not judged' if quick else 'full run'})"
@@ -259,6 +259,7 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathli
         "",
         "## Results",
         "",
+        *busy_banner(results, doc["machine"].get("cores")),
         report.markdown_table(results),
         "",
         "Latency is per call (one batch); p50/p90/p99 are percentiles over the timed runs; init is load + "
@@ -300,6 +301,15 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathli
     return md
 
 
+def busy_banner(results: list[dict], cores) -> list[str]:
+    """A warning above the table when any row was measured at a load above the core count, else nothing."""
+    loads = [r["machine"]["load_1min"] for r in results if (r.get("machine") or {}).get("load_1min") is not None]
+    if not loads or not cores or max(loads) <= cores:
+        return []
+    return [f"**Every row below was measured on a busy machine** (1-minute load up to {max(loads):.1f} on {cores} "
+            f"cores, above the core count): the latencies are not this CPU's; compare nothing from this table.", ""]
+
+
 # --- the script ----------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -314,7 +324,16 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "docs")
     p.add_argument("--memory-invocations", type=int, default=10_000)
+    p.add_argument("--allow-busy", action="store_true",
+                   help="measure even when the 1-minute load is above the core count (the document then says so "
+                        "above the table); without it the script refuses to start on a busy machine")
     args = p.parse_args(argv)
+    cores, load = os.cpu_count() or 1, os.getloadavg()[0]
+    if load > cores and not args.allow_busy:
+        print(f"benchmarks/lessons.py: error: the 1-minute load is {load:.1f} on {cores} cores: latencies measured "
+              f"now would teach the wrong thing. Wait until the machine is idle (`uptime`), or pass --allow-busy "
+              f"to measure anyway with every row marked.", file=sys.stderr)
+        return 2
 
     import tensorflow as tf
 

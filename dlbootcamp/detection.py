@@ -137,9 +137,18 @@ def detect(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, si
     """
     patches, boxes = pyramid_windows(image, size, scales, stride)
     scores = score_windows(predict, patches, batch)
+    return select(boxes, scores, score_threshold=score_threshold, iou_threshold=iou_threshold, max_boxes=max_boxes,
+                  max_candidates=max_candidates)
+
+
+def select(boxes: np.ndarray, scores: np.ndarray, *, score_threshold: float = 0.5, iou_threshold: float = 0.3,
+           max_boxes: int = 10, max_candidates: int = 2000) -> Detections:
+    """The second half of ``detect``: from every scored window to the best non-overlapping boxes. Split
+    out so that several thresholds can be tried on windows scored once."""
     candidates = np.argsort(-scores, kind="stable")[:max_candidates]
     candidates = candidates[scores[candidates] >= score_threshold]
-    boxes, scores = boxes[candidates], scores[candidates]
-    votes = neighbour_votes(boxes, scores)
-    keep = non_max_suppression(boxes, votes, max_boxes=max_boxes, iou_threshold=iou_threshold, score_threshold=0.0)
-    return Detections(boxes[keep], scores[keep], votes[keep], len(patches))
+    kept_boxes, kept_scores = boxes[candidates], scores[candidates]
+    votes = neighbour_votes(kept_boxes, kept_scores)
+    keep = non_max_suppression(kept_boxes, votes, max_boxes=max_boxes, iou_threshold=iou_threshold,
+                               score_threshold=0.0)
+    return Detections(kept_boxes[keep], kept_scores[keep], votes[keep], len(scores))

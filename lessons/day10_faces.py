@@ -15,11 +15,13 @@ scores highest - and retrain: the Viola-Jones / Dalal-Triggs trick.
 
 The test photo is the astronaut Eileen Collins: the best box must overlap the reference box
 (y0, x0, y1, x1) = (66, 174, 162, 270) - what scikit-image's LBP face cascade finds there,
-eyebrows to chin like the LFW crops - by IoU >= 0.5. What that shows is limited: it is the only
-frontal-face photo that ships offline, so the detector's few settings (faces of 48-192 px,
-p >= 0.8, votes within IoU 0.5) were fixed while looking at it: the IoU is *not* a held-out
-result, and docs/lessons.md labels it so. The held-out number is the classifier's accuracy on
-50 lfw_subset windows it never trained on.
+eyebrows to chin like the LFW crops - by IoU >= 0.5. It is the only frontal-face photo that
+ships offline, so the detector's one tuned setting, the score a window needs to vote, is chosen
+on *validation* images instead: the validation faces of lfw_subset pasted, at a known box and a
+random size within the searched range, onto face-free photos the miner never saw (china, flower,
+motorcycle). A pasted square is not a face in its scene (its edges are sharp, its lighting its
+own), so this is a proxy, but it is not the test photo. The searched face sizes (48-192 px) and
+the vote overlap (IoU 0.5) are fixed a priori.
 
 (b) Matching. An embedding network maps a face to a unit vector, trained *contrastively*
 (SimCLR's NT-Xent loss): two random distortions of one photo must land close together and far
@@ -65,6 +67,8 @@ LESSON = LessonInfo(
 
 SIZE = 25  # lfw_subset windows are 25x25
 REFERENCE_BOX = (66.0, 174.0, 162.0, 270.0)  # astronaut face (y0, x0, y1, x1): scikit-image's LBP cascade
+VAL_BACKGROUNDS = ("china", "flower", "motorcycle")  # face-free, not in FACE_FREE_PHOTOS: validation only
+MIN_SCORES = (0.5, 0.6, 0.7, 0.8, 0.9)  # the face scores a window may need to vote; validation picks one
 FACE_FREE_PHOTOS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "moon", "hubble_deep_field",
                     "page", "clock", "text", "immunohistochemistry", "retina", "colorwheel", "cell")
 
@@ -80,7 +84,9 @@ class Config:
     random_negatives: int = 50  # random windows from each face-free photo, added before the first round
     mining_rounds: int = 2  # hard-negative mining rounds after the first training
     negatives_per_photo: int = 15  # highest-scoring windows kept from each face-free photo per round
-    min_score: float = 0.8  # detection: windows scoring at least this are candidates that vote
+    # detection: windows scoring at least this are candidates that vote. None: chosen from MIN_SCORES by the
+    # best-box IoU on the validation composites, for each predict function that is scored (Keras or an artifact)
+    min_score: float | None = None
     face_sizes: tuple[int, ...] = (48, 192)  # smallest and largest face side (pixels) the detector looks for
     scale_step: float = 1.15  # ratio between pyramid levels
     stride: int = 2  # window step in pyramid pixels
@@ -99,7 +105,7 @@ class Config:
     @classmethod
     def quick(cls) -> "Config":
         return cls(filters=(8, 16), dense=16, epochs=2, random_negatives=5, mining_rounds=1, negatives_per_photo=2,
-                   min_score=0.5, face_sizes=(96, 128), scale_step=1.3, stride=8, embed_dim=8, embed_steps=3,
+                   face_sizes=(96, 128), scale_step=1.3, stride=8, embed_dim=8, embed_steps=3,
                    queries_per_face=1)
 
 
@@ -114,10 +120,12 @@ class FaceData:
     astronaut: np.ndarray  # 512x512 gray, the detection test image
     scales: tuple[float, ...]  # pyramid factors the detector uses
     stride: int  # window step in pyramid pixels
-    min_score: float  # face score a window needs to vote
+    min_score: float | None  # face score a window needs to vote (None: chosen on the validation composites)
     gallery: np.ndarray  # held-out faces (validation + test): the people we "know"
     queries: np.ndarray  # distorted copies of gallery faces
     query_ids: np.ndarray  # which gallery face each query is
+    val_images: tuple[np.ndarray, ...] = ()  # validation detection images: a validation face pasted on a photo
+    val_boxes: np.ndarray | None = None  # (V, 4) where each was pasted (y0, x0, y1, x1)
 
 
 def augmenter(seed: int) -> keras.Sequential:
@@ -154,7 +162,32 @@ def load_data(cfg: Config) -> FaceData:
     ids = np.repeat(np.arange(len(gallery)), cfg.queries_per_face)
     queries = augmenter(cfg.seed + 100)(gallery[ids], training=True).numpy().clip(0, 1)
     scales = detection.window_scales(SIZE, cfg.face_sizes[0], cfg.face_sizes[-1], cfg.scale_step)
-    return FaceData(splits, gray(skdata.astronaut()), scales, cfg.stride, cfg.min_score, gallery, queries, ids)
+    val_images, val_boxes = composites(splits.val.x[splits.val.y == 1], cfg.face_sizes, seed=cfg.seed + 200)
+    return FaceData(splits, gray(skdata.astronaut()), scales, cfg.stride, cfg.min_score, gallery, queries, ids,
+                    val_images, val_boxes)
+
+
+def composites(faces: np.ndarray, sizes: tuple[int, int], seed: int, canvas: int = 320):
+    """Validation detection images: each face (25x25) enlarged to a random side within ``sizes`` and
+    pasted at a random place on a ``canvas``-square crop of a face-free photo the detector never mined
+    negatives from. Returns (images, boxes (V, 4) as y0, x0, y1, x1)."""
+    from skimage import transform
+
+    from dlbootcamp.data import photos
+
+    rng = np.random.default_rng(seed)
+    backgrounds = [gray(photos.load(n)) for n in VAL_BACKGROUNDS]
+    images, boxes = [], []
+    for i, face in enumerate(faces):
+        bg = backgrounds[i % len(backgrounds)]
+        y, x = (int(rng.integers(0, d - canvas + 1)) for d in bg.shape[:2])
+        image = bg[y:y + canvas, x:x + canvas].copy()
+        side = int(rng.integers(sizes[0], min(sizes[-1], canvas) + 1))
+        fy, fx = (int(v) for v in rng.integers(0, canvas - side + 1, 2))
+        image[fy:fy + side, fx:fx + side] = transform.resize(face[..., 0], (side, side), order=1)
+        images.append(image)
+        boxes.append((fy, fx, fy + side, fx + side))
+    return tuple(images), np.asarray(boxes, np.float32).reshape(-1, 4)
 
 
 def representative_data(data: FaceData, n: int = 200, split: str = "train"):
@@ -218,9 +251,26 @@ def fit_classifier(cfg: Config, data: FaceData, extra_negatives: np.ndarray, cal
     return model, training.history_dict(fit)
 
 
-def detect_faces(predict, data: FaceData) -> detection.Detections:
+def choose_min_score(predict, data: FaceData) -> tuple[float, dict[float, float]]:
+    """(the threshold with the best mean best-box IoU on the validation composites, IoU per threshold).
+    Each composite's windows are scored once; the thresholds only change which of them vote."""
+    ious = {t: [] for t in MIN_SCORES}
+    for image, box in zip(data.val_images, data.val_boxes):
+        patches, boxes = detection.pyramid_windows(image, SIZE, data.scales, data.stride)
+        scores = detection.score_windows(predict, patches)
+        for t in MIN_SCORES:
+            found = detection.select(boxes, scores, score_threshold=t)
+            ious[t].append(float(detection.box_iou(found.boxes[0], box)) if len(found.boxes) else 0.0)
+    means = {t: float(np.mean(v)) for t, v in ious.items()}
+    return max(MIN_SCORES, key=lambda t: means[t]), means  # the first best: ties go to the lower threshold
+
+
+def detect_faces(predict, data: FaceData, min_score: float | None = None) -> detection.Detections:
+    threshold = min_score if min_score is not None else data.min_score
+    if threshold is None:
+        threshold = choose_min_score(predict, data)[0]
     return detection.detect(predict, data.astronaut, size=SIZE, scales=data.scales, stride=data.stride,
-                            score_threshold=data.min_score)
+                            score_threshold=threshold)
 
 
 # --- (b) matching: contrastive training ------------------------------------------------------------
@@ -266,7 +316,13 @@ def evaluate(predict, data: FaceData) -> dict[str, float]:
     out = {}
     if "model" in predict:
         probs = np.asarray(predict["model"](data.splits.test.x)).reshape(-1)
-        found = detect_faces(predict["model"], data)
+        if data.min_score is None:
+            chosen, by_threshold = choose_min_score(predict["model"], data)
+            out["val_detection_iou"] = by_threshold[chosen]
+        else:
+            chosen = data.min_score
+        out["detector_min_score"] = float(chosen)
+        found = detect_faces(predict["model"], data, chosen)
         out["test_accuracy"] = float(np.mean((probs > 0.5) == data.splits.test.y))
         out["astronaut_iou"] = float(detection.box_iou(found.boxes[0], REFERENCE_BOX)) if len(found.boxes) else 0.0
     if "embedder" in predict:
@@ -303,7 +359,11 @@ def train(cfg: Config, run) -> Trained:
     metrics["hard_negatives"] = float(len(hard))
     run.log(f"  embedding: NT-Xent {losses[0]:.3f} -> {losses[-1]:.3f}; top-1 {metrics['matching_top1']:.3f} "
             f"(raw pixels {metrics['pixel_matching_top1']:.3f}, chance {1 / len(data.gallery):.3f})")
-    save_pictures(model, embedder, data, hard, losses, run)
+    if "val_detection_iou" in metrics:
+        run.log(f"  detector: windows need a face score >= {metrics['detector_min_score']:g} to vote (best of "
+                f"{MIN_SCORES} on {len(data.val_images)} validation composites: best-box IoU "
+                f"{metrics['val_detection_iou']:.3f})")
+    save_pictures(model, embedder, data, hard, losses, run, metrics["detector_min_score"])
     notes = [f"matching is instance matching ({len(data.gallery)} held-out faces, {len(data.queries)} distorted "
              f"queries; raw pixels reach top-1 {metrics['pixel_matching_top1']:.3f}): lfw_subset has no identity "
              f"labels, so recognising a person across photos is not measured"]
@@ -336,9 +396,9 @@ def hog_baseline(data: FaceData, log) -> dict[str, float]:
 
 # --- pictures -------------------------------------------------------------------------------------
 
-def save_pictures(model, embedder, data: FaceData, hard, losses, run) -> None:
+def save_pictures(model, embedder, data: FaceData, hard, losses, run, min_score: float) -> None:
     plt = plots.pyplot()
-    found = detect_faces(training.predict_fn(model, 2048), data)
+    found = detect_faces(training.predict_fn(model, 2048), data, min_score)
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(data.astronaut, cmap="gray")
     for i, (y0, x0, y1, x1) in enumerate([REFERENCE_BOX, *found.boxes]):

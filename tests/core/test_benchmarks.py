@@ -61,3 +61,30 @@ def test_choices_refuses_a_test_metric(tmp_path):
                            "--json", str(tmp_path / "c.json")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "validation" in done.stderr
     assert not (tmp_path / "c.json").exists()
+
+
+def test_choices_subject_to_excludes_variants_that_miss_the_constraint():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import choices
+
+    assert choices.parse_constraint("val_c<=0.4") == {"metric": "val_c", "op": "<=", "value": 0.4}
+    run = lambda v, c: {"value": v, "constraint_value": c, "wall_s": 1.0, "load_1min_before": 0.1}
+    entry = {"metric": "val_s", "higher_is_better": True, "quick": False, "finished": "now",
+             "subject_to": choices.parse_constraint("val_c<=0.4"),
+             "variants": {"strong": {"sets": ["w=3"], "runs": {"0": run(20.0, 0.7), "1": run(18.0, 0.5)}},
+                          "gentle": {"sets": ["w=1"], "runs": {"0": run(6.0, 0.3), "1": run(5.0, 0.35)}}}}
+    text = choices.table({"style-transfer": {"weight": entry}})
+    assert "Best on validation: **gentle**" in text and "0.6 (misses)" in text
+    entry["subject_to"]["value"] = 0.1
+    assert "No variant keeps the constraint" in choices.table({"style-transfer": {"weight": entry}})
+
+
+def test_lesson_benchmarks_mark_a_busy_machine():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import lessons
+
+    row = lambda load: {"machine": {"load_1min": load}}
+    assert lessons.busy_banner([row(0.3), row(1.2)], 2) == []
+    banner = lessons.busy_banner([row(0.3), row(5.5)], 2)
+    assert "busy machine" in banner[0] and "5.5" in banner[0]
+    assert ("onnx", "int8") in lessons.BENCHED_ARTIFACTS

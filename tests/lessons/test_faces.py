@@ -1,5 +1,6 @@
 """The faces lesson at smoke size, and the sliding-window detection helpers it stands on."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -55,10 +56,40 @@ def test_evaluate_scores_each_export_it_is_given(data):
         return faces.reshape(len(faces), -1)
 
     both = lesson.evaluate({"model": never_a_face, "embedder": identity_embed}, data)
-    assert set(both) == {"test_accuracy", "astronaut_iou", "matching_top1"}
+    detector = {"test_accuracy", "astronaut_iou", "detector_min_score", "val_detection_iou"}
+    assert set(both) == detector | {"matching_top1"}
     assert both["test_accuracy"] == pytest.approx(0.5) and both["astronaut_iou"] == 0.0  # nothing above 0.5
+    assert both["val_detection_iou"] == 0.0 and both["detector_min_score"] == lesson.MIN_SCORES[0]  # a tie: lowest
     assert 1 / len(data.gallery) < both["matching_top1"] <= 1.0
-    assert set(lesson.evaluate(never_a_face, data)) == {"test_accuracy", "astronaut_iou"}
+    assert set(lesson.evaluate(never_a_face, data)) == detector
+
+
+def test_validation_composites_hold_validation_faces_at_known_boxes(data):
+    from skimage import transform
+
+    faces = data.splits.val.x[data.splits.val.y == 1]
+    assert len(data.val_images) == len(faces) == len(data.val_boxes) > 0
+    lo, hi = lesson.Config.quick().face_sizes
+    for image, face, (y0, x0, y1, x1) in zip(data.val_images, faces, data.val_boxes.astype(int)):
+        assert image.shape == (320, 320) and y1 - y0 == x1 - x0 and lo <= y1 - y0 <= hi
+        np.testing.assert_allclose(image[y0:y1, x0:x1], transform.resize(face[..., 0], (y1 - y0, x1 - x0), order=1))
+    assert not set(lesson.VAL_BACKGROUNDS) & set(lesson.FACE_FREE_PHOTOS)  # backgrounds never mined
+
+
+def test_detector_threshold_is_chosen_on_validation_composites(data):
+    image = np.zeros((320, 320), np.float32)
+    image[100:204, 120:224] = 1.0  # one bright 104-pixel square: the "face"
+    one = dataclasses.replace(data, val_images=(image,), val_boxes=np.array([[100, 120, 204, 224]], np.float32))
+
+    def brightness(windows):  # at most 0.65: only thresholds <= 0.6 let any window vote
+        return 0.65 * windows.reshape(len(windows), -1).mean(1)
+
+    chosen, by_threshold = lesson.choose_min_score(brightness, one)
+    assert set(by_threshold) == set(lesson.MIN_SCORES)
+    assert by_threshold[0.7] == by_threshold[0.8] == by_threshold[0.9] == 0.0
+    assert chosen in (0.5, 0.6) and by_threshold[chosen] > 0.5
+    fixed = lesson.evaluate(brightness, dataclasses.replace(one, min_score=0.9))
+    assert fixed["detector_min_score"] == 0.9 and "val_detection_iou" not in fixed and fixed["astronaut_iou"] == 0.0
 
 
 def test_config_rejects_face_sizes_out_of_order():

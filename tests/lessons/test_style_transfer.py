@@ -28,7 +28,7 @@ def test_quick_run_records_result_curves_and_metrics(quick_run):
     assert metrics["passed"] is None  # --quick judges nothing
     m = metrics["metrics"]
     assert {"style_reduction", "content_loss", "stylizer_style_loss", "stylizer_content_loss",
-            "stylizer_vs_optimisation"} <= set(m)
+            "stylizer_vs_optimisation", "val_stylizer_style_reduction", "val_stylizer_content_loss"} <= set(m)
     assert m["style_reduction"] > 1.0  # even five pixel steps lower the style loss
     assert any("fixed random multi-scale filters" in note for note in metrics["notes"])
 
@@ -68,6 +68,24 @@ def test_evaluate_scores_any_predict_function(lesson):
     assert identity["stylizer_content_loss"] < 1e-6
     grey = lesson.evaluate(lambda x: np.full_like(x, 0.5), data)
     assert grey["stylizer_content_loss"] > 0.5
+
+
+def test_the_loss_network_is_fixed_and_validation_photos_are_held_out(lesson):
+    import dataclasses
+
+    from dlbootcamp.data import photos
+
+    cfg = lesson.Config.quick()
+    a, b = lesson.load_data(cfg), lesson.load_data(dataclasses.replace(cfg, seed=1))
+    darker = lambda x: np.clip(0.8 * x + 0.05, 0, 1)
+    assert lesson.evaluate(darker, a) == lesson.evaluate(darker, b)  # another seed, the same ruler
+    assert lesson.evaluate(darker, a, split="val") != lesson.evaluate(darker, a)
+    assert a.val.shape == (len(cfg.val_photos), cfg.size, cfg.size, 3) and a.val_names == cfg.val_photos
+    kept = [n for n in photos.TRAIN_PHOTOS if n != cfg.style]
+    assert len(a.train_photos) == len(kept) - len(cfg.val_photos)  # validation photos give no training crops
+    assert not set(cfg.val_photos) & set(photos.TEST_PHOTOS)
+    with pytest.raises(UserError, match="val_photos .* must be training photos"):
+        lesson.load_data(dataclasses.replace(cfg, val_photos=("chelsea",)))
 
 
 def test_extractor_is_random_without_weights_and_vgg19_with_them(tmp_path, monkeypatch):
