@@ -47,19 +47,21 @@ BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), (
 
 # --- 1. a run per lesson -----------------------------------------------------------------------
 
-def find_run(lesson: str, runs_dir: pathlib.Path) -> pathlib.Path | None:
-    """The newest full run of ``lesson`` (else the newest quick run) whose folder still exists."""
+def find_run(lesson: str, runs_dir: pathlib.Path, seed: int | None = None) -> pathlib.Path | None:
+    """The newest full run of ``lesson`` (else the newest quick run) whose folder still exists; of seed
+    ``seed`` only, when given."""
     from dlbootcamp import records
 
-    found = [r for r in records.list_runs(runs_dir) if r["lesson"] == lesson and pathlib.Path(r["path"]).is_dir()]
+    found = [r for r in records.list_runs(runs_dir) if r["lesson"] == lesson and pathlib.Path(r["path"]).is_dir()
+             and (seed is None or r.get("seed") == seed)]
     found.sort(key=lambda r: (not r["quick"], r["finished"]))
     return pathlib.Path(found[-1]["path"]) if found else None
 
 
-def get_run(lesson: str, runs_dir: pathlib.Path, train: str) -> pathlib.Path:
+def get_run(lesson: str, runs_dir: pathlib.Path, train: str, seed: int | None = None) -> pathlib.Path:
     from dlbootcamp import records, registry
 
-    run = find_run(lesson, runs_dir) if train == "existing" or train == "quick" else None
+    run = find_run(lesson, runs_dir, seed) if train == "existing" or train == "quick" else None
     if run is not None:
         return run
     module = registry.load(lesson)
@@ -256,6 +258,9 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathli
         f"and {args.batch}; inputs are each lesson's own test images; XNNPACK on for TFLite.",
         "- Runs: " + "; ".join(f"`{lesson}` from `{run}` ({'quick run: metric not judged' if quick else 'full run'})"
                                for lesson, run, quick in lessons_used),
+        *([f"- Not measured (the script went on without them): " + "; ".join(f"`{l}`: {why}" for l, why in
+                                                                             checks.get("failed", []))]
+          if checks.get("failed") else []),
         "",
         "## Results",
         "",
@@ -310,6 +315,33 @@ def busy_banner(results: list[dict], cores) -> list[str]:
             f"cores, above the core count): the latencies are not this CPU's; compare nothing from this table.", ""]
 
 
+def bench_lesson(lesson: str, args, used: list, fp32_artifacts: list) -> list[dict]:
+    """Export (if needed) and time one lesson's run; appends to ``used`` and ``fp32_artifacts``."""
+    from dlbootcamp.export import bench
+
+    results = []
+    run = get_run(lesson, args.runs_dir, args.train, args.seed)
+    quick = json.loads((run / "config.json").read_text()).get("quick", False)
+    module, cfg, data, rows = export_run(lesson, run)
+    used.append((lesson, run.name, quick))
+    names = sorted({row.get("name", "model") for row in rows})
+    for export_name in names:
+        import keras
+
+        keras_path = run / ("model.keras" if export_name == "model" else f"{export_name}.keras")
+        model = keras.saving.load_model(keras_path)
+        arts = artifacts_of(rows, run / "export", export_name)
+        inputs = save_inputs(module, data, model.inputs, run / "export" / f"{export_name}.bench-inputs.npz",
+                             export_name, n=max(args.batch, 64))
+        del model
+        fp32_artifacts += [a for a in arts if ".fp32." in pathlib.Path(a).name or a.endswith(".onnx")]
+        for batch in (1, args.batch):
+            print(f"[{lesson}] {export_name}: batch {batch}", flush=True)
+            results += bench.run_benchmarks([str(keras_path), *arts], threads=(args.threads,), runs=args.runs,
+                                            warmup=args.warmup, batch=batch, inputs=inputs, progress=True)
+    return results
+
+
 # --- the script ----------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -318,6 +350,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs-dir", type=pathlib.Path, default=ROOT / "runs")
     p.add_argument("--train", choices=("existing", "quick", "full"), default="quick",
                    help="when a lesson has no run: train it quick (default) or full; 'existing' uses runs only")
+    p.add_argument("--seed", type=int, help="use runs of this seed only (e.g. the seed-0 runs of benchmarks/seeds.py)")
     p.add_argument("--runs", type=int, default=200, help="timed runs per benchmark")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--batch", type=int, default=32, help="the larger batch (batch 1 is always measured)")
@@ -328,6 +361,14 @@ def main(argv=None) -> int:
                    help="measure even when the 1-minute load is above the core count (the document then says so "
                         "above the table); without it the script refuses to start on a busy machine")
     args = p.parse_args(argv)
+    from dlbootcamp import registry
+
+    known = registry.discover()
+    unknown = [l.strip() for l in args.lessons.split(",") if l.strip() and l.strip() not in known]
+    if unknown:
+        print(f"benchmarks/lessons.py: error: unknown lesson(s) {', '.join(unknown)}; expected ids from "
+              f"`dlbootcamp lessons`: {', '.join(known)}", file=sys.stderr)
+        return 2
     cores, load = os.cpu_count() or 1, os.getloadavg()[0]
     if load > cores and not args.allow_busy:
         print(f"benchmarks/lessons.py: error: the 1-minute load is {load:.1f} on {cores} cores: latencies measured "
@@ -343,29 +384,17 @@ def main(argv=None) -> int:
     from dlbootcamp.errors import UserError
     from dlbootcamp.export import bench, report
 
-    results, used, fp32_artifacts = [], [], []
+    results, used, fp32_artifacts, failed = [], [], [], []
     t_start = time.perf_counter()
     try:
         for lesson in [l.strip() for l in args.lessons.split(",") if l.strip()]:
-            run = get_run(lesson, args.runs_dir, args.train)
-            quick = json.loads((run / "config.json").read_text()).get("quick", False)
-            used.append((lesson, run.name, quick))
-            module, cfg, data, rows = export_run(lesson, run)
-            names = sorted({row.get("name", "model") for row in rows})
-            for export_name in names:
-                import keras
-
-                keras_path = run / ("model.keras" if export_name == "model" else f"{export_name}.keras")
-                model = keras.saving.load_model(keras_path)
-                arts = artifacts_of(rows, run / "export", export_name)
-                inputs = save_inputs(module, data, model.inputs, run / "export" / f"{export_name}.bench-inputs.npz",
-                                     export_name, n=max(args.batch, 64))
-                del model
-                fp32_artifacts += [a for a in arts if ".fp32." in pathlib.Path(a).name or a.endswith(".onnx")]
-                for batch in (1, args.batch):
-                    print(f"[{lesson}] {export_name}: batch {batch}", flush=True)
-                    results += bench.run_benchmarks([str(keras_path), *arts], threads=(args.threads,), runs=args.runs,
-                                                    warmup=args.warmup, batch=batch, inputs=inputs, progress=True)
+            try:
+                results += bench_lesson(lesson, args, used, fp32_artifacts)
+            except Exception as exc:  # one lesson's failure must not cost the other lessons' measurements
+                if isinstance(exc, UserError) and "unknown lesson" in str(exc).lower():
+                    raise
+                failed.append((lesson, f"{type(exc).__name__}: {exc}".splitlines()[0][:300]))
+                print(f"[{lesson}] FAILED, skipped: {failed[-1][1]}", flush=True)
         report.attach_export_rows(results)
         print("\nharness overhead check (trivial model) ...", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
@@ -381,7 +410,8 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"benchmarks/lessons.py: error: {exc}", file=sys.stderr)
         return 2
-    md = write_docs(args.out, results, {"harness_overhead": overhead, "memory_growth": memory}, used, args)
+    md = write_docs(args.out, results, {"harness_overhead": overhead, "memory_growth": memory, "failed": failed},
+                    used, args)
     print("\n" + report.markdown_table(results))
     print(f"\nwrote {md} (and benchmarks.json, PNGs) in {time.perf_counter() - t_start:.0f} s")
     return 0 if overhead["within_10_percent"] else 1

@@ -2,6 +2,7 @@
 
     python benchmarks/seeds.py training assistant-intents        # seeds 0-2, full runs, one at a time
     python benchmarks/seeds.py training --seeds 0 1 2 3 4
+    python benchmarks/seeds.py training --seeds 1 2 --merge   # add seeds to the lesson's recorded ones
     python benchmarks/seeds.py training --quick --json /tmp/s.json --markdown /tmp/s.md   # smoke size
 
 One result is never a result: a seed fixes the data split, the initial weights and the
@@ -134,6 +135,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=pathlib.Path, default=ROOT / "docs" / "seeds.json")
     parser.add_argument("--markdown", type=pathlib.Path, default=ROOT / "docs" / "lessons.md")
     parser.add_argument("--runs", type=pathlib.Path, help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the lesson's recorded seeds that this run does not repeat (default: a lesson's "
+                             "entry is replaced, so the table never mixes configurations by accident). Use it only "
+                             "when the code and Config are unchanged since those seeds ran")
     args = parser.parse_args(argv)
     if any(s < 0 for s in args.seeds):
         parser.error("--seeds takes non-negative integers")
@@ -148,7 +153,7 @@ def main(argv=None) -> int:
                 head = r["bars"][0] if r["bars"] else {}
                 print(f"[{lesson}] seed {seed}: {head.get('metric')} = {head.get('value', float('nan')):.4f}, "
                       f"passed {r['passed']}, {r['train_wall_time_s']:.0f} s", flush=True)
-            all_seeds[lesson] = results
+            all_seeds[lesson] = {**all_seeds.get(lesson, {}), **results} if args.merge else results
             args.json.parent.mkdir(parents=True, exist_ok=True)
             tmp_json = args.json.with_name(f".{args.json.name}.tmp")
             tmp_json.write_text(json.dumps(all_seeds, indent=1) + "\n")

@@ -88,3 +88,19 @@ def test_lesson_benchmarks_mark_a_busy_machine():
     banner = lessons.busy_banner([row(0.3), row(5.5)], 2)
     assert "busy machine" in banner[0] and "5.5" in banner[0]
     assert ("onnx", "int8") in lessons.BENCHED_ARTIFACTS
+
+
+def test_seeds_smoke_writes_the_table_and_merges_only_when_asked(tmp_path):
+    out, md = tmp_path / "seeds.json", tmp_path / "lessons.md"
+    md.write_text("# Lessons\n")
+    base = [sys.executable, str(ROOT / "benchmarks" / "seeds.py"), "training", "--quick", "--json", str(out),
+            "--markdown", str(md)]
+    for extra in (["--seeds", "0"], ["--seeds", "1", "--merge"]):
+        done = subprocess.run(base + extra, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads(out.read_text())["training"]
+    assert set(runs) == {"0", "1"}  # --merge kept seed 0
+    assert runs["0"]["quick"] and runs["0"]["onednn"] and runs["0"]["train_wall_time_s"] > 0
+    assert "<!-- seeds:begin -->" in md.read_text() and "seeds 0, 1 (--quick" in md.read_text()
+    done = subprocess.run(base + ["--seeds", "2"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and set(json.loads(out.read_text())["training"]) == {"2"}  # replaced, not mixed
