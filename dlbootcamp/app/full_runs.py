@@ -7,29 +7,29 @@ not in ``docs/``, so an installed dlbootcamp has it too.
 
 from __future__ import annotations
 
-MEASURED_ON = "the 2-core x86 CI machine (AMD EPYC, no GPU), TensorFlow 2.21, 2026-11-21"
+MEASURED_ON = "the 2-core x86 CI machine (AMD EPYC, no GPU), TensorFlow 2.21 with oneDNN on, one run at a time, 2026-12-01"
 
 # lesson id -> wall time of `dlbootcamp train ID` (default Config, seed 0), seconds
 WALL_S: dict[str, int] = {
-    "ml-vs-dl": 32,
-    "perceptron": 202,
-    "training": 8,
-    "dl-is-a-language": 197,
-    "cnn-features": 224,
-    "segmentation": 165,
-    "super-resolution": 79,
-    "style-transfer": 124,
-    "gan": 117,
-    "faces": 142,
-    "embeddings": 62,
-    "text-generation": 82,
-    "translation": 214,
-    "summarization": 43,
-    "assistant-intents": 15,
-    "captioning": 155,
-    "vqa": 157,
-    "lip-reading": 121,
-    "flappy-dqn": 200,
+    "ml-vs-dl": 56,
+    "perceptron": 67,
+    "training": 7,
+    "dl-is-a-language": 103,
+    "cnn-features": 94,
+    "segmentation": 58,
+    "super-resolution": 55,
+    "style-transfer": 48,
+    "gan": 47,
+    "faces": 79,
+    "embeddings": 24,
+    "text-generation": 49,
+    "translation": 87,
+    "summarization": 39,
+    "assistant-intents": 10,
+    "captioning": 102,
+    "vqa": 94,
+    "lip-reading": 72,
+    "flappy-dqn": 103,
 }
 
 
