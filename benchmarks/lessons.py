@@ -202,25 +202,50 @@ def memory_check(artifacts: list[str], n: int = 10_000) -> list[dict]:
 # --- 4. docs ----------------------------------------------------------------------------------
 
 def reading(results, large_batch: int) -> list[str]:
-    """A few sentences computed from the table (p50 ratios and sizes), one bullet per lesson and batch."""
+    """What the table says, computed from it: a batch-1 summary of the four artifacts per model (size, p50,
+    the lesson's metric), then one sentence per lesson and batch on Keras vs TFLite and int8 vs fp32."""
     from dlbootcamp.export import device_bench as db
 
-    out = []
+    def key(r):
+        return r.get("lesson") or "-", os.path.basename(r.get("artifact") or "").split(".")[0]
+
+    out = ["Batch 1, one thread: size, p50 latency and the lesson's metric of each artifact (int8 p50 also as a "
+           "multiple of the same runtime's fp32).", "",
+           "| lesson / model | TFLite fp32 | TFLite int8 | ONNX fp32 | ONNX int8 |", "|---|---|---|---|---|"]
+    models = sorted({key(r) for r in results if r.get("format") != "keras"})
+    for lesson, name in models:
+        rows = {db.result_label(r): r for r in results if key(r) == (lesson, name) and r["batch"] == 1}
+        cells = []
+        for label, base in (("tflite fp32", None), ("tflite int8", "tflite fp32"), ("onnx fp32", None),
+                            ("onnx int8", "onnx fp32")):
+            r = rows.get(label)
+            if r is None:
+                cells.append("-")
+                continue
+            p50 = r["latency_ms"]["p50"]
+            ratio = (f" ({p50 / rows[base]['latency_ms']['p50']:.2f}x)" if base and base in rows else "")
+            metric = f", {r['metric_value']:.4g}" if r.get("metric_value") is not None else ""
+            cells.append(f"{r['model_size_bytes'] / 1024:.0f} KB, {p50:.3g} ms{ratio}{metric}")
+        out.append(f"| {lesson}{'' if name == 'model' else f' / {name}'} | " + " | ".join(cells) + " |")
+    out.append("")
     for lesson in sorted({r["lesson"] for r in results if r.get("lesson")}):
         for batch in (1, large_batch):
-            rows = {db.result_label(r): r for r in results if r.get("lesson") == lesson and r["batch"] == batch}
+            rows = {db.result_label(r): r for r in results if r.get("lesson") == lesson and r["batch"] == batch
+                    and key(r)[1] == "model"}
             p50 = {k: r["latency_ms"]["p50"] for k, r in rows.items()}
             if not {"keras fp32 eager", "keras fp32 tf.function", "tflite fp32", "tflite int8"} <= set(p50):
                 continue
             size = {k: r["model_size_bytes"] for k, r in rows.items()}
             onnx = (f"; ONNX fp32 {p50['onnx fp32']:.4g} ms" if "onnx fp32" in p50 else "")
+            onnx8 = (f"; ONNX int8 {p50['onnx int8'] / p50['onnx fp32']:.2f}x ONNX fp32's"
+                     if {"onnx int8", "onnx fp32"} <= set(p50) else "")
             out.append(
                 f"- `{lesson}`, batch {batch}: TFLite fp32 p50 {p50['tflite fp32']:.4g} ms is "
                 f"{p50['keras fp32 eager'] / p50['tflite fp32']:.0f}x faster than a Keras eager call "
                 f"({p50['keras fp32 eager']:.4g} ms) and {p50['keras fp32 tf.function'] / p50['tflite fp32']:.1f}x "
                 f"faster than the compiled tf.function ({p50['keras fp32 tf.function']:.4g} ms){onnx}. "
                 f"int8 is {size['tflite fp32'] / size['tflite int8']:.1f}x smaller than fp32 and its p50 is "
-                f"{p50['tflite int8'] / p50['tflite fp32']:.2f}x fp32's on this CPU.")
+                f"{p50['tflite int8'] / p50['tflite fp32']:.2f}x fp32's on this CPU{onnx8}.")
     return out
 
 
@@ -234,6 +259,7 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathli
                                    "batch": [1, args.batch], "inputs": "lesson test split"},
                          tool="benchmarks/lessons.py")
     doc["checks"] = checks
+    doc["runs_used"] = [list(u) for u in lessons_used]
     (out / "benchmarks.json").write_text(json.dumps(doc, indent=2) + "\n")
     plots = {}
     for name, fn in (("latency_vs_size", report.plot_latency_vs_size),
@@ -302,8 +328,20 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args) -> pathli
                      f"{m['rss_after_warmup_mb']:.2f} | {m['rss_end_mb']:.2f} | {m['rss_growth_mb']:+.3f} |")
     lines.append("")
     md = out / "benchmarks.md"
-    md.write_text("\n".join(lines), encoding="utf-8")
+    generated = {l for l in lines if l.startswith("## ")}
+    kept = other_sections(md.read_text(encoding="utf-8") if md.exists() else "", generated)
+    md.write_text("\n".join(lines) + ("\n" + kept if kept else ""), encoding="utf-8")
     return md
+
+
+def other_sections(text: str, generated: set[str]) -> str:
+    """The ``## `` sections of an existing benchmarks.md that this script does not write (the tables
+    of micro.py, training.py and profile.py, with their prose), in their order, so a regeneration keeps them."""
+    import re
+
+    parts = re.split(r"(?m)^(?=## )", text)
+    return "".join(part for part in parts[1:] if part.splitlines()[0] not in generated).rstrip() + "\n" \
+        if any(part.splitlines()[0] not in generated for part in parts[1:]) else ""
 
 
 def busy_banner(results: list[dict], cores) -> list[str]:
@@ -337,9 +375,42 @@ def bench_lesson(lesson: str, args, used: list, fp32_artifacts: list) -> list[di
         fp32_artifacts += [a for a in arts if ".fp32." in pathlib.Path(a).name or a.endswith(".onnx")]
         for batch in (1, args.batch):
             print(f"[{lesson}] {export_name}: batch {batch}", flush=True)
-            results += bench.run_benchmarks([str(keras_path), *arts], threads=(args.threads,), runs=args.runs,
-                                            warmup=args.warmup, batch=batch, inputs=inputs, progress=True)
+            try:
+                timed = bench.run_benchmarks([str(keras_path), *arts], threads=(args.threads,), runs=args.runs,
+                                             warmup=args.warmup, batch=batch, inputs=inputs, progress=True)
+                for r in timed:  # the Keras rows have no sidecar to name their lesson
+                    r["lesson"] = r.get("lesson") or lesson
+                results += timed
+            except bench.BenchError as exc:  # e.g. a model exported with a fixed batch of 1: keep its batch-1 rows
+                if batch == 1:
+                    raise
+                print(f"[{lesson}] {export_name}: batch {batch} skipped: {exc}", flush=True)
     return results
+
+
+def render_only(args) -> int:
+    """Rewrite the page from the JSON a measuring run wrote (after a change to how the page reads)."""
+    from dlbootcamp.export import device_bench as db
+
+    path = args.out / "benchmarks.json"
+    if not path.exists():
+        print(f"benchmarks/lessons.py: error: {path} does not exist; run without --render-only first to measure",
+              file=sys.stderr)
+        return 2
+    doc = json.loads(path.read_text())
+    results = doc["results"]
+    for r in results:
+        r["lesson"] = r.get("lesson") or db.guess_lesson(r.get("artifact") or "")
+    settings = doc.get("settings") or {}
+    args.threads = (settings.get("threads") or [args.threads])[0]
+    args.runs, args.warmup = settings.get("runs", args.runs), settings.get("warmup", args.warmup)
+    args.batch = max(settings.get("batch") or [args.batch])
+    used = doc.get("runs_used") or sorted({(r["lesson"], pathlib.Path(r["artifact"]).parent.name
+                                           if r.get("format") == "keras" else pathlib.Path(r["artifact"]).parent.parent.name,
+                                           False) for r in results if r.get("lesson")})
+    md = write_docs(args.out, results, doc["checks"], [tuple(u) for u in used], args)
+    print(f"rewrote {md} from {path} (nothing measured)")
+    return 0
 
 
 # --- the script ----------------------------------------------------------------------------------
@@ -357,6 +428,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "docs")
     p.add_argument("--memory-invocations", type=int, default=10_000)
+    p.add_argument("--render-only", action="store_true",
+                   help="measure nothing: rewrite benchmarks.md and the plots from OUT/benchmarks.json")
     p.add_argument("--allow-busy", action="store_true",
                    help="measure even when the 1-minute load is above the core count (the document then says so "
                         "above the table); without it the script refuses to start on a busy machine")
@@ -369,6 +442,8 @@ def main(argv=None) -> int:
         print(f"benchmarks/lessons.py: error: unknown lesson(s) {', '.join(unknown)}; expected ids from "
               f"`dlbootcamp lessons`: {', '.join(known)}", file=sys.stderr)
         return 2
+    if args.render_only:
+        return render_only(args)
     cores, load = os.cpu_count() or 1, os.getloadavg()[0]
     if load > cores and not args.allow_busy:
         print(f"benchmarks/lessons.py: error: the 1-minute load is {load:.1f} on {cores} cores: latencies measured "

@@ -699,11 +699,12 @@ def guess_quantization(path: str, sidecar: dict | None) -> str | None:
 
 
 def guess_lesson(path: str, sidecar: dict | None = None) -> str | None:
-    """The lesson id from the sidecar, else from a run folder name like cnn-features-20250101-120000."""
+    """The lesson id from the sidecar, else from a run folder name like cnn-features-20250101-120000
+    (``dlbootcamp train``'s default) or cnn-features-seed0 (``benchmarks/seeds.py``'s)."""
     if sidecar and sidecar.get("lesson"):
         return str(sidecar["lesson"])
     for part in reversed(os.path.abspath(path).split(os.sep)[:-1]):
-        m = re.match(r"^(.+?)-\d{8}-\d{6}(?:-quick)?$", part)
+        m = re.match(r"^(.+?)-(?:\d{8}-\d{6}|seed\d+)(?:-quick)?$", part)
         if m:
             return m.group(1)
     return None

@@ -104,3 +104,15 @@ def test_seeds_smoke_writes_the_table_and_merges_only_when_asked(tmp_path):
     assert "<!-- seeds:begin -->" in md.read_text() and "seeds 0, 1 (--quick" in md.read_text()
     done = subprocess.run(base + ["--seeds", "2"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and set(json.loads(out.read_text())["training"]) == {"2"}  # replaced, not mixed
+
+
+def test_lesson_benchmarks_keep_the_sections_other_scripts_wrote():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import lessons
+
+    old = ("# Benchmarks\n\nintro\n\n## Results\n\nold table\n\n## Training throughput\n\nprose\n\n"
+           "<!-- training:begin -->\nT\n<!-- training:end -->\n\n## Reading it\n\nold\n\n## Per-operator profile\n\nP\n")
+    kept = lessons.other_sections(old, {"## Results", "## Reading it"})
+    assert kept.startswith("## Training throughput") and "<!-- training:begin -->" in kept
+    assert "## Per-operator profile" in kept and "old table" not in kept and "## Reading it" not in kept
+    assert lessons.other_sections("# only a title\n", {"## Results"}) == ""
