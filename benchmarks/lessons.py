@@ -12,8 +12,8 @@ for people to read, not assertions. For each lesson (default: ``training`` and
 2. exports it with ``dlbootcamp.app.pipeline.export_lesson`` into ``RUN/export`` (or reuses the
    export there), with the parity and metric checks the exporter does,
 3. times, on the lesson's own held-out inputs, at batch 1 and at a larger batch, with one
-   thread: Keras eager, the compiled ``tf.function``, TFLite fp32 and int8, and ONNX - all
-   through the one measuring path of ``export/device_bench.py``.
+   thread: Keras eager, the compiled ``tf.function``, TFLite fp32, fp16, dynamic-range and int8, and
+   ONNX fp32 and int8 - all through the one measuring path of ``export/device_bench.py``.
 
 Then it checks its own honesty, and prints both figures:
 
@@ -42,7 +42,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8"))
+BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "dynamic"), ("tflite", "int8"), ("onnx", "fp32"),
+                     ("onnx", "int8"))  # int8-full (int8 input) and micro: the microcontroller section, benchmarks/micro.py
 
 
 # --- 1. a run per lesson -----------------------------------------------------------------------
