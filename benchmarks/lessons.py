@@ -340,9 +340,8 @@ def other_sections(text: str, generated: set[str]) -> str:
     of micro.py, training.py and profile.py, with their prose), in their order, so a regeneration keeps them."""
     import re
 
-    parts = re.split(r"(?m)^(?=## )", text)
-    return "".join(part for part in parts[1:] if part.splitlines()[0] not in generated).rstrip() + "\n" \
-        if any(part.splitlines()[0] not in generated for part in parts[1:]) else ""
+    kept = [part for part in re.split(r"(?m)^(?=## )", text)[1:] if part.splitlines()[0] not in generated]
+    return "".join(kept).rstrip() + "\n" if kept else ""
 
 
 def busy_banner(results: list[dict], cores) -> list[str]:

@@ -267,12 +267,10 @@ def choose_min_score(predict, data: FaceData) -> tuple[float, dict[float, float]
     return max(MIN_SCORES, key=lambda t: means[t]), means  # the first best: ties go to the lower threshold
 
 
-def detect_faces(predict, data: FaceData, min_score: float | None = None) -> detection.Detections:
-    threshold = min_score if min_score is not None else data.min_score
-    if threshold is None:
-        threshold = choose_min_score(predict, data)[0]
+def detect_faces(predict, data: FaceData, min_score: float) -> detection.Detections:
+    """The astronaut's faces, with windows needing ``min_score`` to vote (``evaluate`` decides it)."""
     return detection.detect(predict, data.astronaut, size=SIZE, scales=data.scales, stride=data.stride,
-                            score_threshold=threshold)
+                            score_threshold=min_score)
 
 
 # --- (b) matching: contrastive training ------------------------------------------------------------
