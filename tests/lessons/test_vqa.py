@@ -70,6 +70,29 @@ def test_a_question_finds_its_subject_by_attention_over_the_cells(lesson):
     np.testing.assert_allclose(overlap[..., 0], np.einsum("bqc,bsc->bqs", where, slots), rtol=1e-4, atol=1e-6)
 
 
+def test_slots_compete_for_cells_and_g_reads_each_pairs_geometry(lesson):
+    import keras
+
+    cfg = lesson.Config.quick()
+    model = lesson.build_model(cfg)
+    # The slots' scores gain their log share of each cell among the slots (a softmax over the slots).
+    scores = np.random.default_rng(1).normal(size=(2, cfg.slots, 9)).astype(np.float32)
+    shared = np.asarray(lesson.ShareAmongSlots(1.0)(scores))
+    share = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(shared, scores + np.log(share), rtol=1e-5, atol=1e-5)
+    # Each (subject, object) pair: the offsets between their (x, y), the last two channels, and their squares.
+    names = ("subject", "objects", "pair_offsets")
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
+    subject, objs, geometry = probe.predict([images, lesson.QUESTIONS[None, :5].repeat(2, axis=0)], verbose=0)
+    d = objs[:, None, :, -2:] - subject[:, :, None, -2:]
+    assert geometry.shape == (2, 5, cfg.slots, 4)
+    np.testing.assert_allclose(geometry, np.concatenate([d, d * d], axis=-1), rtol=1e-4, atol=1e-6)
+    # The CNN normalises each conv (batch normalisation: at inference a fixed scale and shift).
+    assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)] == \
+        ["norm1", "norm2", "norm3"]
+
+
 def test_the_baseline_sees_the_same_cnn_colours_and_coordinates(lesson):
     cfg = lesson.Config.quick()
     rn, mlp = lesson.build_model(cfg), lesson.build_baseline(cfg)
@@ -85,12 +108,14 @@ def quick_run(lesson, tmp_path_factory):
 
 
 def test_quick_run_records_both_models_scores_and_pictures(quick_run):
-    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "attention.png", "metrics.json"):
+    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "attention.png", "slots.png",
+                 "metrics.json"):
         assert (quick_run / name).exists(), name
     metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
     for key in ("relational_accuracy", "non_relational_accuracy", "baseline_relational_accuracy",
                 "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy", "subject_found"):
         assert 0.0 <= metrics[key] <= 1.0, key
+    assert 0.0 <= metrics["objects_held"] <= 6.0  # of the six objects, per held-out image
     gap = metrics["relational_accuracy"] - metrics["baseline_relational_accuracy"]
     assert metrics["relational_gap"] == pytest.approx(gap)
 
