@@ -15,7 +15,10 @@ a time (never two trainings at once: the wall times are recorded too), reads eac
   wall time, the machine and its load before and after the run), keeping other lessons' entries;
 - regenerates the table between ``<!-- seeds:begin -->`` and ``<!-- seeds:end -->`` in
   ``docs/lessons.md`` from everything in ``docs/seeds.json``: per lesson, each bar metric of the
-  model and the same metric of each baseline as mean +- std, and on how many seeds each bar held.
+  model and the same metric of each baseline as mean +- std, and on how many seeds each bar held;
+- rewrites the "measured" cell of each lesson's row in the curriculum table of that page
+  (``| day | `id` | bar | measured | wall | int8 |``) from the same records. The wall and int8
+  cells come from the idle seed-0 timings (docs/walls.json) and the exports, not from here.
 
 The numbers in docs/lessons.md come from here, not from docstrings.
 """
@@ -109,6 +112,35 @@ def render(all_seeds: dict) -> str:
     return "\n".join(lines + [END])
 
 
+def short(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def measured_cell(seeds: dict) -> str:
+    """The curriculum table's measured cell: each bar metric's mean +- std and on how many seeds it held."""
+    runs = [seeds[s] for s in sorted(seeds, key=int)]
+    parts = []
+    for i, bar in enumerate(runs[0]["bars"]):
+        values = [r["bars"][i]["value"] for r in runs]
+        held = sum(bool(r["bars"][i]["passed"]) for r in runs)
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        parts.append(f"{bar['metric']} {short(statistics.mean(values))} +- {short(spread)} ({held}/{len(runs)})")
+    return f"seeds {', '.join(sorted(seeds, key=int))}: " + "; ".join(parts)
+
+
+def summary_cells(text: str, all_seeds: dict) -> str:
+    """``text`` with the measured cell of every curriculum-table row whose lesson has seeds rewritten."""
+    out = []
+    for line in text.splitlines():
+        cells = line.split(" | ")
+        lesson = cells[1].strip("`") if len(cells) == 6 and line.startswith("| ") else None
+        if lesson in all_seeds and not any(r["quick"] for r in all_seeds[lesson].values()):
+            cells[3] = measured_cell(all_seeds[lesson])
+            line = " | ".join(cells)
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def replace_block(path: pathlib.Path, block: str, *, begin: str = BEGIN, end: str = END,
                   heading: str = "## Over seeds: model and baselines", empty: str = "") -> None:
     """Put ``block`` (which starts with ``begin`` and ends with ``end``) in place of the generated
@@ -159,6 +191,10 @@ def main(argv=None) -> int:
             tmp_json.write_text(json.dumps(all_seeds, indent=1) + "\n")
             os.replace(tmp_json, args.json)
             write_markdown(args.markdown, render(all_seeds))
+            from dlbootcamp import atomic
+
+            text = args.markdown.read_text()
+            atomic.write_bytes(args.markdown, summary_cells(text, all_seeds).encode(), overwrite=True)
     print(f"wrote {args.json} and the seeds table in {args.markdown}")
     return 0
 

@@ -116,3 +116,20 @@ def test_lesson_benchmarks_keep_the_sections_other_scripts_wrote():
     assert kept.startswith("## Training throughput") and "<!-- training:begin -->" in kept
     assert "## Per-operator profile" in kept and "old table" not in kept and "## Reading it" not in kept
     assert lessons.other_sections("# only a title\n", {"## Results"}) == ""
+
+
+def test_the_curriculum_tables_measured_cells_come_from_the_seed_records():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import seeds
+
+    bar = {"metric": "test_accuracy", "op": ">=", "threshold": 0.9}
+    runs = {str(s): {"quick": False, "bars": [{**bar, "value": v, "passed": v >= 0.9}]}
+            for s, v in enumerate((0.95, 0.85, 0.93))}
+    table = ("| day | lesson | bar | measured | wall | int8 |\n|---|---|---|---|---|---|\n"
+             "| 3 | `training` | >= 0.90 | old | 7 s | 0.9 |\n| 4 | `other` | x | kept | 1 s | - |\n")
+    out = seeds.summary_cells(table, {"training": runs})
+    assert "| 3 | `training` | >= 0.90 | seeds 0, 1, 2: test_accuracy 0.91 +- 0.0529 (2/3) | 7 s | 0.9 |" in out
+    assert "| 4 | `other` | x | kept | 1 s | - |" in out and out.endswith("\n")
+    # The committed page is what the records say: regenerating it changes nothing.
+    page = (ROOT / "docs" / "lessons.md").read_text()
+    assert seeds.summary_cells(page, json.loads((ROOT / "docs" / "seeds.json").read_text())) == page

@@ -41,7 +41,7 @@ def _verify_relations(fn) -> None:
 
 # --- 2. predict an outcome: what each object slot holds ---------------------------------------------------
 
-PREDICTED_OBJECTS_SHAPE = (6, 13)  # six slots; cfg.filters = 8 CNN features + mean RGB (3) + (x, y)
+PREDICTED_OBJECTS_SHAPE = (12, 13)  # twelve slots; cfg.filters = 8 CNN features + mean RGB (3) + (x, y)
 
 
 def _verify_objects(value) -> None:
