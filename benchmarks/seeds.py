@@ -17,8 +17,11 @@ a time (never two trainings at once: the wall times are recorded too), reads eac
   ``docs/lessons.md`` from everything in ``docs/seeds.json``: per lesson, each bar metric of the
   model and the same metric of each baseline as mean +- std, and on how many seeds each bar held;
 - rewrites the "measured" cell of each lesson's row in the curriculum table of that page
-  (``| day | `id` | bar | measured | wall | int8 |``) from the same records. The wall and int8
-  cells come from the idle seed-0 timings (docs/walls.json) and the exports, not from here.
+  (``| day | `id` | bar | measured | wall | int8 |``) from the same records. The wall cells come
+  from the idle seed-0 timings (docs/walls.json), not from here;
+- with ``--int8-from RUNS`` (no lesson ids needed), rewrites the int8 cells instead, from the export
+  reports of the seed-0 runs (``RUNS/ID-seed0/export/*export-report.json``, written by
+  ``dlbootcamp export RUNS/ID-seed0``): each exported model's int8 TFLite metric against Keras.
 
 The numbers in docs/lessons.md come from here, not from docstrings.
 """
@@ -141,6 +144,38 @@ def summary_cells(text: str, all_seeds: dict) -> str:
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
+def int8_cell(export_dir: pathlib.Path) -> str | None:
+    """The curriculum table's int8 cell from a run's export reports, or None when it was not exported."""
+    parts = []
+    for report in sorted(export_dir.glob("*export-report.json")):
+        for row in json.loads(report.read_text())["rows"]:
+            if row["format"] != "tflite" or row["quantization"] != "int8" or row.get("metric_value") is None:
+                continue
+            name = "" if row.get("name", "model") == "model" else f"{row['name']}: "
+            kept = row.get("float_layers") or []
+            parts.append(f"{name}{row['metric_value']:.4g} (Keras {row['reference_metric_value']:.4g}; "
+                         f"{'within' if row['passed'] else 'OUTSIDE'} +-{row['tolerance']:g}"
+                         + (f", {len(kept)} layer(s) kept in float)" if kept else ")"))
+    scores = {p.split(": ", 1)[-1] for p in parts}
+    if len(parts) > 1 and len(scores) == 1:  # every exported model scored by the same end-to-end metric
+        parts = [f"all {len(parts)} models: " + scores.pop()]
+    return "; ".join(parts) or None
+
+
+def int8_cells(text: str, runs: pathlib.Path) -> str:
+    """``text`` with the int8 cell of every curriculum-table row whose seed-0 run under ``runs`` was exported."""
+    out = []
+    for line in text.splitlines():
+        cells = line.split(" | ")
+        if len(cells) == 6 and line.startswith("| ") and line.endswith(" |"):
+            found = int8_cell(runs / f"{cells[1].strip('`')}-seed0" / "export")
+            if found:
+                cells[5] = found + " |"
+                line = " | ".join(cells)
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def replace_block(path: pathlib.Path, block: str, *, begin: str = BEGIN, end: str = END,
                   heading: str = "## Over seeds: model and baselines", empty: str = "") -> None:
     """Put ``block`` (which starts with ``begin`` and ends with ``end``) in place of the generated
@@ -161,7 +196,9 @@ write_markdown = replace_block  # the name this script has always used
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("lessons", nargs="+", metavar="ID")
+    parser.add_argument("lessons", nargs="*", metavar="ID")
+    parser.add_argument("--int8-from", type=pathlib.Path, metavar="RUNS",
+                        help="only rewrite the int8 cells of the curriculum table from RUNS/ID-seed0/export")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="smoke size (the table says so); for tests")
     parser.add_argument("--json", type=pathlib.Path, default=ROOT / "docs" / "seeds.json")
@@ -172,6 +209,15 @@ def main(argv=None) -> int:
                              "entry is replaced, so the table never mixes configurations by accident). Use it only "
                              "when the code and Config are unchanged since those seeds ran")
     args = parser.parse_args(argv)
+    if args.int8_from:
+        from dlbootcamp import atomic
+
+        text = args.markdown.read_text()
+        atomic.write_bytes(args.markdown, int8_cells(text, args.int8_from).encode(), overwrite=True)
+        print(f"rewrote the int8 cells of {args.markdown} from {args.int8_from}/ID-seed0/export")
+        return 0
+    if not args.lessons:
+        parser.error("name at least one lesson id (or pass --int8-from RUNS)")
     if any(s < 0 for s in args.seeds):
         parser.error("--seeds takes non-negative integers")
     all_seeds = json.loads(args.json.read_text()) if args.json.exists() else {}

@@ -133,3 +133,32 @@ def test_the_curriculum_tables_measured_cells_come_from_the_seed_records():
     # The committed page is what the records say: regenerating it changes nothing.
     page = (ROOT / "docs" / "lessons.md").read_text()
     assert seeds.summary_cells(page, json.loads((ROOT / "docs" / "seeds.json").read_text())) == page
+
+
+def test_the_int8_cells_come_from_the_seed0_export_reports(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import seeds
+
+    export = tmp_path / "training-seed0" / "export"
+    export.mkdir(parents=True)
+    row = {"format": "tflite", "quantization": "int8", "name": "model", "metric_value": 0.95,
+           "reference_metric_value": 0.96, "passed": True, "tolerance": 0.02, "float_layers": ["dense"]}
+    (export / "model.export-report.json").write_text(json.dumps({"rows": [row, {**row, "quantization": "fp32"}]}))
+    table = "| 3 | `training` | >= 0.90 | m | 7 s | old |\n| 4 | `other` | x | m | 1 s | kept |\n"
+    out = seeds.int8_cells(table, tmp_path)
+    assert "| 7 s | 0.95 (Keras 0.96; within +-0.02, 1 layer(s) kept in float) |" in out
+    assert "| 1 s | kept |" in out  # no export for this lesson: left as it was
+
+
+def test_lesson_benchmarks_merge_keeps_the_other_lessons_rows(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import lessons
+
+    old = {"results": [{"lesson": "vqa", "artifact": "a/vqa-seed0/export/model.onnx", "p50_ms": 1.0},
+                       {"lesson": "gan", "artifact": "a/gan-seed0/export/generator.onnx", "p50_ms": 2.0}],
+           "runs_used": [["vqa", "vqa-seed0", False], ["gan", "gan-seed0", False]]}
+    (tmp_path / "benchmarks.json").write_text(json.dumps(old))
+    new = [{"lesson": "vqa", "artifact": "b/vqa-seed0/export/model.onnx", "p50_ms": 0.5}]
+    results, used = lessons.merged(tmp_path / "benchmarks.json", new, [("vqa", "vqa-seed0", False)])
+    assert [(r["lesson"], r["p50_ms"]) for r in results] == [("vqa", 0.5), ("gan", 2.0)]  # vqa replaced in place
+    assert used == [("vqa", "vqa-seed0", False), ("gan", "gan-seed0", False)]
