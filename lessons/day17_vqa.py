@@ -101,9 +101,11 @@ LESSON = LessonInfo(
     title="Visual question answering: a relation network on Sort-of-CLEVR, against a CNN+MLP",
     seeds=("004",),
     topics=("visual question answering", "relational reasoning", "relation network", "attention", "baseline"),
-    summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. Attention finds the objects in a CNN's map, "
-             "the question finds its own subject among the cells, and a relation network relates them: it answers "
-             "relational questions (closest, furthest, how many) that a CNN+MLP with the same CNN cannot."),
+    summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. Competing slots find the objects in a "
+             "CNN's map, the question finds its own subject among the cells, and a relation network relates them. "
+             "It answers the non-relational questions on every seed; counting, closest and furthest are learnt "
+             "late and only on some runs (0 of 3 seeds reach the relational bar); a CNN+MLP with the same CNN "
+             "memorises instead."),
     bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95),
           Bar("baseline_non_relational_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,
