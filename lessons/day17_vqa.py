@@ -74,8 +74,11 @@ like its early stopping; relational / non-relational; before batch normalisation
 (42% / 49%); 256 units, batch normalization after its own convs, dropout 0.25 near chance (45% / 54%);
 256 units, rate 3e-4 54% / 71%, the best, kept; with twice the epochs, a little better again. With the
 model's batch-normalised CNN and its 50 epochs (seed 0): 52.1% / 74.2% at its best epoch, against
-49.7% / 74.6% without normalisation (62.2% against 63.2% over all questions), so it keeps the same
-CNN as the model, normalisation included. On 2,000 images it memorises (training loss keeps falling while validation stays flat) rather than
+49.7% / 74.6% without normalisation (63.2% against 62.2% over all questions), so it keeps the same
+CNN as the model, normalisation included. Its rate, again, with that CNN: 1e-4 49.8% / 60.7% (55.3%
+over all), 3e-4 63.2%, 1e-3 73.2% / 57.0% (65.1%, best at epoch 19): 1e-3 is kept. It is the
+better model over all questions and on the relational ones, the worse on the non-relational ones:
+the rule (validation accuracy over all questions) was fixed before, and it chose. On 2,000 images it memorises (training loss keeps falling while validation stays flat) rather than
 learns to look up a colour; see docs/lessons.md for why its bar is not met.
 
 Measured numbers (per seed, with the baseline) are in docs/lessons.md.
@@ -135,7 +138,7 @@ class Config:
     mlp_downsample: int = 2  # the baseline's stride-2 convs after the CNN: 2 -> a 4x4 grid, 1 -> 8x8
     mlp_batchnorm: bool = False  # batch normalisation after the baseline's own convs
     mlp_dropout: float = 0.0  # dropout before the baseline's 2nd and 3rd layers
-    mlp_learning_rate: float = 3e-4  # the baseline's Adam rate (tuned on validation like the model's)
+    mlp_learning_rate: float = 1e-3  # the baseline's Adam rate (tuned on validation like the model's)
     mlp_epochs: int = 50  # the baseline's passes over the training images (the model's budget)
     epochs: int = 50  # passes over the training images (the best epoch on validation accuracy is kept)
     batch_size: int = 8  # images per step (each with its 36 questions)
