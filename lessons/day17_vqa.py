@@ -107,8 +107,8 @@ LESSON = LessonInfo(
     summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. Competing slots find the objects in a "
              "CNN's map, the question finds its own subject among the cells, and a relation network relates them. "
              "It answers the non-relational questions on every seed; counting, closest and furthest are learnt "
-             "late and only on some runs (0 of 3 seeds reach the relational bar); a CNN+MLP with the same CNN "
-             "memorises instead."),
+             "late and only on some runs (0 of 3 seeds reach the relational bar), and a tuned CNN+MLP with the same "
+             "CNN beats it on relational questions on one seed of three while failing to find the colours."),
     bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95),
           Bar("baseline_non_relational_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,
