@@ -131,17 +131,24 @@ def measured_cell(seeds: dict) -> str:
     return f"seeds {', '.join(sorted(seeds, key=int))}: " + "; ".join(parts)
 
 
-def summary_cells(text: str, all_seeds: dict) -> str:
-    """``text`` with the measured cell of every curriculum-table row whose lesson has seeds rewritten."""
+def rewrite_rows(text: str, cell: int, value) -> str:
+    """``text`` with cell ``cell`` of every curriculum-table row (``| day | `id` | bar | measured | wall | int8 |``)
+    replaced by ``value(lesson id)``, where that returns a string (None leaves the row as it was)."""
     out = []
     for line in text.splitlines():
-        cells = line.split(" | ")
-        lesson = cells[1].strip("`") if len(cells) == 6 and line.startswith("| ") else None
-        if lesson in all_seeds and not any(r["quick"] for r in all_seeds[lesson].values()):
-            cells[3] = measured_cell(all_seeds[lesson])
-            line = " | ".join(cells)
+        cells = line[2:-2].split(" | ") if line.startswith("| ") and line.endswith(" |") else []
+        new = value(cells[1].strip("`")) if len(cells) == 6 else None
+        if new is not None:
+            cells[cell] = new
+            line = "| " + " | ".join(cells) + " |"
         out.append(line)
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def summary_cells(text: str, all_seeds: dict) -> str:
+    """``text`` with the measured cell of every curriculum-table row whose lesson has seeds rewritten."""
+    return rewrite_rows(text, 3, lambda lesson: measured_cell(all_seeds[lesson]) if lesson in all_seeds and not any(
+        r["quick"] for r in all_seeds[lesson].values()) else None)
 
 
 def int8_cell(export_dir: pathlib.Path) -> str | None:
@@ -164,16 +171,14 @@ def int8_cell(export_dir: pathlib.Path) -> str | None:
 
 def int8_cells(text: str, runs: pathlib.Path) -> str:
     """``text`` with the int8 cell of every curriculum-table row whose seed-0 run under ``runs`` was exported."""
-    out = []
-    for line in text.splitlines():
-        cells = line.split(" | ")
-        if len(cells) == 6 and line.startswith("| ") and line.endswith(" |"):
-            found = int8_cell(runs / f"{cells[1].strip('`')}-seed0" / "export")
-            if found:
-                cells[5] = found + " |"
-                line = " | ".join(cells)
-        out.append(line)
-    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+    return rewrite_rows(text, 5, lambda lesson: int8_cell(runs / f"{lesson}-seed0" / "export"))
+
+
+def rewrite_page(path: pathlib.Path, rewrite) -> None:
+    """Apply ``rewrite`` (text -> text) to the Markdown file ``path``, written atomically."""
+    from dlbootcamp import atomic
+
+    atomic.write_bytes(path, rewrite(path.read_text()).encode(), overwrite=True)
 
 
 def replace_block(path: pathlib.Path, block: str, *, begin: str = BEGIN, end: str = END,
@@ -210,10 +215,7 @@ def main(argv=None) -> int:
                              "when the code and Config are unchanged since those seeds ran")
     args = parser.parse_args(argv)
     if args.int8_from:
-        from dlbootcamp import atomic
-
-        text = args.markdown.read_text()
-        atomic.write_bytes(args.markdown, int8_cells(text, args.int8_from).encode(), overwrite=True)
+        rewrite_page(args.markdown, lambda text: int8_cells(text, args.int8_from))
         print(f"rewrote the int8 cells of {args.markdown} from {args.int8_from}/ID-seed0/export")
         return 0
     if not args.lessons:
@@ -237,10 +239,7 @@ def main(argv=None) -> int:
             tmp_json.write_text(json.dumps(all_seeds, indent=1) + "\n")
             os.replace(tmp_json, args.json)
             write_markdown(args.markdown, render(all_seeds))
-            from dlbootcamp import atomic
-
-            text = args.markdown.read_text()
-            atomic.write_bytes(args.markdown, summary_cells(text, all_seeds).encode(), overwrite=True)
+            rewrite_page(args.markdown, lambda text: summary_cells(text, all_seeds))
     print(f"wrote {args.json} and the seeds table in {args.markdown}")
     return 0
 
