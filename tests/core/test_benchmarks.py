@@ -156,9 +156,11 @@ def test_lesson_benchmarks_merge_keeps_the_other_lessons_rows(tmp_path):
 
     old = {"results": [{"lesson": "vqa", "artifact": "a/vqa-seed0/export/model.onnx", "p50_ms": 1.0},
                        {"lesson": "gan", "artifact": "a/gan-seed0/export/generator.onnx", "p50_ms": 2.0}],
-           "runs_used": [["vqa", "vqa-seed0", False], ["gan", "gan-seed0", False]]}
+           "runs_used": [["vqa", "vqa-seed0", False], ["gan", "gan-seed0", False]],
+           "created": "2026-12-01T11:00:00Z", "dates": {"gan": "2026-11-30 08:52"}}
     (tmp_path / "benchmarks.json").write_text(json.dumps(old))
     new = [{"lesson": "vqa", "artifact": "b/vqa-seed0/export/model.onnx", "p50_ms": 0.5}]
-    results, used = lessons.merged(tmp_path / "benchmarks.json", new, [("vqa", "vqa-seed0", False)])
+    results, used, dates = lessons.merged(tmp_path / "benchmarks.json", new, [("vqa", "vqa-seed0", False)])
+    assert dates == {"gan": "2026-11-30 08:52"}  # a kept lesson keeps the date it was measured
     assert [(r["lesson"], r["p50_ms"]) for r in results] == [("vqa", 0.5), ("gan", 2.0)]  # vqa replaced in place
     assert used == [("vqa", "vqa-seed0", False), ("gan", "gan-seed0", False)]
