@@ -50,47 +50,51 @@ def test_a_question_finds_its_subject_by_attention_over_the_cells(lesson):
 
     cfg = lesson.Config.quick()
     model = lesson.build_model(cfg)
-    names = ("fine_cells", "attention", "subject", "slots", "objects", "is_subject")
+    names = ("fine_cells", "attention", "subject", "objects", "is_subject")
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    fine, where, subject, slots, objs, overlap = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)],
-                                                              verbose=0)
+    fine, where, subject, objs, overlap = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)],
+                                                        verbose=0)
     assert where.shape == (2, 36, 16 * 16) and fine.shape == (2, 16 * 16, cfg.filters + 5)
     np.testing.assert_allclose(where.sum(-1), 1.0, rtol=1e-5)  # each question: a softmax over the 16x16 cells
     np.testing.assert_allclose(subject, np.einsum("bqc,bcd->bqd", where, fine), rtol=1e-4, atol=1e-5)
     assert np.abs(subject[..., -2:]).max() <= 1.0  # its (x, y): an average of the cells' coordinates
-    # Nothing wires a colour to a place or a slot: questions that differ only in colour look at different
-    # mixtures of the cells, computed from the image (the untrained query network already tells them apart).
+    # Nothing wires a colour to a place: questions that differ only in colour look at different mixtures of
+    # the cells, computed from the image (the untrained query network already tells them apart).
     assert not np.allclose(where[:, 0], where[:, 6])
     assert all(layer.name not in ("first_six", "colour") for layer in model.layers)  # no colour one-hot read-out
-    # The objects g relates the subject to: slots, each a softmax over the cells, and how much of the
-    # question's attention each one shares.
-    assert slots.shape == (2, cfg.slots, 16 * 16) and objs.shape == (2, cfg.slots, cfg.filters + 5)
-    np.testing.assert_allclose(slots.sum(-1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(overlap[..., 0], np.einsum("bqc,bsc->bqs", where, slots), rtol=1e-4, atol=1e-6)
+    # The objects g relates the subject to: the paper's, every cell of a stride-2 conv (8x8), each with its
+    # mean colour and (x, y); and how much of the question's attention lies on each (its 2x2 fine cells).
+    assert objs.shape == (2, 8 * 8, cfg.filters + 5)
+    ys, xs = np.meshgrid(np.linspace(-1, 1, 8), np.linspace(-1, 1, 8), indexing="ij")
+    np.testing.assert_allclose(objs[0, :, -2:], np.stack([xs, ys], -1).reshape(64, 2), atol=1e-6)  # row by row
+    blocks = where.reshape(2, 36, 8, 2, 8, 2).sum(axis=(3, 5)).reshape(2, 36, 64)
+    assert overlap.shape == (2, 36, 64, 1)
+    np.testing.assert_allclose(overlap[..., 0], blocks, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(overlap.sum(axis=(2, 3)), 1.0, rtol=1e-5)
 
 
-def test_slots_compete_for_cells_and_g_reads_each_pairs_geometry(lesson):
+def test_g_reads_each_pairs_geometry_and_pools_by_sum_and_max(lesson):
     import keras
 
     cfg = lesson.Config.quick()
     model = lesson.build_model(cfg)
-    # The slots' scores gain their log share of each cell among the slots (a softmax over the slots).
-    scores = np.random.default_rng(1).normal(size=(2, cfg.slots, 9)).astype(np.float32) * 10
-    share = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(np.asarray(lesson.ShareAmongSlots(1.0)(scores)), scores + np.log(share),
-                               rtol=1e-5, atol=1e-4)
     # Each (subject, object) pair: the offsets between their (x, y), the last two channels, and their squares.
-    names = ("subject", "objects", "pair_offsets")
+    names = ("subject", "objects", "pair_offsets", "gated", "sum_over_pairs", "max")
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    subject, objs, geometry = probe.predict([images, lesson.QUESTIONS[None, :5].repeat(2, axis=0)], verbose=0)
+    subject, objs, geometry, pairs, total, top = probe.predict(
+        [images, lesson.QUESTIONS[None, :5].repeat(2, axis=0)], verbose=0)
     d = objs[:, None, :, -2:] - subject[:, :, None, -2:]
-    assert geometry.shape == (2, 5, cfg.slots, 4)
+    assert geometry.shape == (2, 5, 64, 4)
     np.testing.assert_allclose(geometry, np.concatenate([d, d * d], axis=-1), rtol=1e-4, atol=1e-6)
-    # The CNN normalises each conv (batch normalisation: at inference a fixed scale and shift).
+    # f reads the sum over the 64 pairs (divided by 8) and their max.
+    assert pairs.shape == (2, 5, 64, cfg.g_units)
+    np.testing.assert_allclose(total, pairs.sum(axis=2) / 8, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(top, pairs.max(axis=2), rtol=1e-5, atol=1e-6)
+    # Every conv is normalised (batch normalisation: at inference a fixed scale and shift).
     assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)] == \
-        ["norm1", "norm2", "norm3"]
+        ["norm1", "norm2", "norm3", "norm_objects"]
 
 
 def test_the_baseline_sees_the_same_cnn_colours_and_coordinates(lesson):
@@ -108,14 +112,15 @@ def quick_run(lesson, tmp_path_factory):
 
 
 def test_quick_run_records_both_models_scores_and_pictures(quick_run):
-    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "attention.png", "slots.png",
+    for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "attention.png", "objects.png",
                  "metrics.json"):
         assert (quick_run / name).exists(), name
     metrics = json.loads((quick_run / "metrics.json").read_text())["metrics"]
     for key in ("relational_accuracy", "non_relational_accuracy", "baseline_relational_accuracy",
                 "baseline_non_relational_accuracy", "closest_accuracy", "count_accuracy", "subject_found"):
         assert 0.0 <= metrics[key] <= 1.0, key
-    assert 0.0 <= metrics["objects_held"] <= 6.0  # of the six objects, per held-out image
+    for key in ("gate_on_objects", "gate_on_background"):  # how much g hears from the object / empty cells
+        assert 0.0 <= metrics[key] <= 1.0, key
     gap = metrics["relational_accuracy"] - metrics["baseline_relational_accuracy"]
     assert metrics["relational_gap"] == pytest.approx(gap)
 

@@ -39,9 +39,9 @@ def _verify_relations(fn) -> None:
     expect_close("relation_mean against the decomposed computation", got, np.maximum(pre, 0).mean((0, 1)), atol=1e-6)
 
 
-# --- 2. predict an outcome: what each object slot holds ---------------------------------------------------
+# --- 2. predict an outcome: what an object is ---------------------------------------------------
 
-PREDICTED_OBJECTS_SHAPE = (12, 13)  # twelve slots; cfg.filters = 8 CNN features + mean RGB (3) + (x, y)
+PREDICTED_OBJECTS_SHAPE = (64, 13)  # the 8x8 cells of a stride-2 conv; cfg.filters = 8 features + RGB + (x, y)
 
 
 def _verify_objects(value) -> None:
@@ -54,10 +54,11 @@ def _verify_objects(value) -> None:
     if tuple(value) != actual:
         hints = []
         if value[0] != actual[0]:
-            hints.append(f"there is one object per slot (cfg.slots = {cfg.slots}), whatever the question")
+            hints.append("there is one object per cell of the stride-2 conv's map (the 16x16 map halved), whatever "
+                         "the image or the question")
         if value[1] != actual[1]:
-            hints.append(f"a slot averages the cells, and each cell carries the CNN's {cfg.filters} features, its mean "
-                         f"colour (RGB) and its (x, y) position")
+            hints.append(f"each cell carries the conv's {cfg.filters} features, its mean colour (RGB) and its (x, y) "
+                         "position")
         raise Wrong(f"PREDICTED_OBJECTS_SHAPE = {tuple(value)} is not right: {'; '.join(hints)}.")
 
 
@@ -109,7 +110,7 @@ EXERCISES = (
              "    raise NotImplementedError  # your code here\n",
              relation_mean, _verify_relations),
     Exercise(2, "predict", "what an object is",
-             "Before running it: the layer `objects` of `build_model(cfg)` holds the slots that g relates. For "
+             "Before running it: the layer `objects` of `build_model(cfg)` holds the objects that g relates to the question's subject. For "
              "`Config.quick()` (`filters=8`), what is its output shape for one image (objects, numbers per object)? "
              "Write it as `PREDICTED_OBJECTS_SHAPE`, then check.",
              "PREDICTED_OBJECTS_SHAPE",
