@@ -48,10 +48,18 @@ slot left for one colour; giving g and f only the question's kind, so that the c
 choose the subject, 0.839 / 0.858 (seeds 1 / 0; closest 0.67-0.74); a softmax over the pairs in place
 of the max, 0.73 on seed 1; clipping the gradients' norm at 1, 0.78 on seed 1. The paper's objects
 (every cell) need no one to find them: with them, 30 epochs reached validation relational 0.971 /
-0.962 / 0.973 on seeds 0 / 1 / 2 (closest 0.94, furthest 0.97, count 1.00 on seed 0). An earlier
+0.962 / 0.973 / 0.969 / 0.970 on seeds 0-4 (closest 0.94, furthest 0.97, count 1.00 on seed 0; the
+model built in another layer order than here, so other initial weights). An earlier
 round had tried the paper's cells (14-20 epochs, 52-59% relational), before the batch normalisation,
 the pair's offsets and the max were found. They cost more: g sees 64 pairs per question instead of
 12 (an epoch takes 4.5 s instead of 2.3 s), so the budget is 30 epochs for each model.
+
+How reliable it is. This code, seeds 3 / 4 / 5 (validation only, the relation network alone, a
+45-epoch schedule): past 0.92 relational by epoch 23 on all three. Its seed table (docs/lessons.md:
+seeds 0-2, test read once) has one run that learnt late: on seed 2 the relations began at epoch 20
+and the 30 epochs ended at validation 0.86 over all questions, so it misses the relational bar;
+ten of the eleven initialisations measured learnt the relations within 30 epochs. The budget was
+chosen before that table and was not raised after it.
 
 Training is not smooth: now and then validation accuracy drops for an epoch or two while the
 training loss keeps falling (seed 2: 0.968 at epoch 18, 0.492 at epoch 24, 0.973 at epoch 27), so
@@ -100,19 +108,14 @@ LESSON = LessonInfo(
     title="Visual question answering: a relation network on Sort-of-CLEVR, against a CNN+MLP",
     seeds=("004",),
     topics=("visual question answering", "relational reasoning", "relation network", "attention", "baseline"),
-    summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. Competing slots find the objects in a "
-             "CNN's map, the question finds its own subject among the cells, and a relation network relates them. "
-             "It answers the non-relational questions on every seed; counting, closest and furthest are learnt "
-             "late and only on some runs (0 of 3 seeds reach the relational bar), and a tuned CNN+MLP with the same "
-             "CNN beats it on relational questions on one seed of three while failing to find the colours."),
+    summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. The question finds its own subject among a "
+             "CNN's cells, and a relation network relates it to every cell of a coarser map (the paper's objects). "
+             "It answers the non-relational questions on every seed and the relational ones at 0.97 on two seeds "
+             "of three (the third learnt them late, 0.75); a tuned CNN+MLP with the same CNN reaches 0.61-0.73 "
+             "on relational questions and fails to find the colours."),
     bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95),
           Bar("baseline_non_relational_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,
-    # int8-full (int8 in and out, for NPUs) keeps no layer in float: measured -0.071 on seed 0 (-0.132 on an earlier
-    # build of the same design). The slots' scores are sharpened x10 before their softmax over the cells, and 256
-    # levels do not separate the cells; the int8 TFLite artifact keeps those layers in float and holds (-0.018);
-    # ONNX int8 holds with none in float.
-    full_integer_tolerance=0.15,
     baselines=("CNN+MLP",),
 )
 
@@ -304,7 +307,8 @@ def fit(model: keras.Model, cfg: Config, data: datasets.Splits, run) -> dict[str
     steps = epochs * -(-len(data.train) // cfg.batch_size)
     rate = keras.optimizers.schedules.PiecewiseConstantDecay([int(0.8 * steps)], [lr, lr / 10])
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    # Relations are learnt late, after plateaus of 20-30 epochs: no early stop, the best epoch is kept.
+    # Validation accuracy drops for an epoch now and then, and relations can be learnt late: no early stop,
+    # the best epoch is kept.
     best = training.early_stopping("val_accuracy", patience=epochs, mode="max")
     history = model.fit(model_inputs(data.train), data.train.y, batch_size=cfg.batch_size, epochs=epochs,
                         validation_data=(model_inputs(data.val), data.val.y), verbose=0, shuffle=True,

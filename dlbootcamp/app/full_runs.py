@@ -27,7 +27,7 @@ WALL_S: dict[str, int] = {
     "summarization": 39,
     "assistant-intents": 10,
     "captioning": 102,
-    "vqa": 255,
+    "vqa": 194,
     "lip-reading": 72,
     "flappy-dqn": 103,
 }
