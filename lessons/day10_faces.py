@@ -25,6 +25,17 @@ searched face sizes (48-192 px) and the vote overlap (IoU 0.5) were set while lo
 astronaut in an earlier round (the composites draw their faces from that size range, so they
 cannot judge it); the IoU is therefore held out for the threshold, not for everything.
 
+Hard-negative mining, re-made on validation (2026-12-01; the rule, fixed before the results: the
+setting with the best mean validation-composite IoU over seeds 0-2, the old one kept unless another
+beats it by more than 0.01; the astronaut was not computed): 2 rounds of 15 windows per photo
+0.739 / 0.698 / 0.644 (mean 0.694; composites where something else ranks above the face 0 / 1 / 2),
+4 rounds 0.738 / 0.648 / 0.738 (0.708; 0 / 2 / 1), 2 rounds of 30 0.664 / 0.735 / 0.677 (0.692;
+0 / 0 / 2). 4 rounds won by 0.014, within the seeds' spread, and cost about 90 s more a run (79 s
+-> 172 s); the rule chose it, so it is used. Then the seeds' test read (docs/lessons.md): the
+astronaut is found on seed 2 only (IoU 0.0 / 0.0 / 0.855; with 2 rounds 0.731 / 0.0 / 0.725). The
+setting was not changed back: 15 pasted faces do not predict the astronaut, and choosing by it
+would make the astronaut a validation image.
+
 (b) Matching. An embedding network maps a face to a unit vector, trained *contrastively*
 (SimCLR's NT-Xent loss): two random distortions of one photo must land close together and far
 from every other photo in the batch. Held-out faces form the gallery; distorted copies of them
@@ -84,7 +95,7 @@ class Config:
     learning_rate: float = 1e-3  # Adam, both networks
     label_smoothing: float = 0.1  # keeps face scores below 1.0, so windows can still be ranked
     random_negatives: int = 50  # random windows from each face-free photo, added before the first round
-    mining_rounds: int = 2  # hard-negative mining rounds after the first training
+    mining_rounds: int = 4  # hard-negative mining rounds after the first training (chosen on validation, see above)
     negatives_per_photo: int = 15  # highest-scoring windows kept from each face-free photo per round
     # detection: windows scoring at least this are candidates that vote. None: chosen from MIN_SCORES by the
     # best-box IoU on the validation composites, for each predict function that is scored (Keras or an artifact)

@@ -20,7 +20,7 @@ WALL_S: dict[str, int] = {
     "super-resolution": 55,
     "style-transfer": 48,
     "gan": 47,
-    "faces": 79,
+    "faces": 172,
     "embeddings": 24,
     "text-generation": 49,
     "translation": 87,
