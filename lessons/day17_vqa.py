@@ -411,12 +411,13 @@ def save_pictures(models: dict, scores: dict, found: dict, data: datasets.Splits
     fig.suptitle(f"Where a question about each colour looks (softmax over {side}x{side} cells), how often it finds it")
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     run.save_figure(fig, "attention")
-    # What g hears from each object cell of the same image: the gate, on the 8x8 grid.
-    gates = found["gates"][0].reshape(8, 8)
+    # What g hears from each object cell of the same image: the gate, on the objects' grid.
+    cells_per_side = int(round(np.sqrt(found["gates"].shape[-1])))
+    gates = found["gates"][0].reshape(cells_per_side, cells_per_side)
     fig, ax = plt.subplots(figsize=(4.2, 4.4))
     ax.imshow(x[0][0])
     ax.imshow(gates, cmap="magma", alpha=0.6, vmin=0, vmax=1, extent=(0, size, size, 0))
-    ax.set(xticks=[], yticks=[], title=f"The 64 object cells' gates (bright: g hears them)\nheld-out mean: "
+    ax.set(xticks=[], yticks=[], title=f"The {gates.size} object cells' gates (bright: g hears them)\nheld-out mean: "
            f"{found['gate_on_objects']:.2f} on an object, {found['gate_on_background']:.2f} on background")
     fig.tight_layout()
     run.save_figure(fig, "objects")

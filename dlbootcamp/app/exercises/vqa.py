@@ -39,7 +39,7 @@ def _verify_relations(fn) -> None:
     expect_close("relation_mean against the decomposed computation", got, np.maximum(pre, 0).mean((0, 1)), atol=1e-6)
 
 
-# --- 2. predict an outcome: what an object is ---------------------------------------------------
+# --- 2. predict an outcome: what an object is ----------------------------------------------------------------
 
 PREDICTED_OBJECTS_SHAPE = (64, 13)  # the 8x8 cells of a stride-2 conv; cfg.filters = 8 features + RGB + (x, y)
 
@@ -110,9 +110,9 @@ EXERCISES = (
              "    raise NotImplementedError  # your code here\n",
              relation_mean, _verify_relations),
     Exercise(2, "predict", "what an object is",
-             "Before running it: the layer `objects` of `build_model(cfg)` holds the objects that g relates to the question's subject. For "
-             "`Config.quick()` (`filters=8`), what is its output shape for one image (objects, numbers per object)? "
-             "Write it as `PREDICTED_OBJECTS_SHAPE`, then check.",
+             "Before running it: the layer `objects` of `build_model(cfg)` holds the objects that g relates to the "
+             "question's subject. For `Config.quick()` (`filters=8`), what is its output shape for one image "
+             "(objects, numbers per object)? Write it as `PREDICTED_OBJECTS_SHAPE`, then check.",
              "PREDICTED_OBJECTS_SHAPE",
              "PREDICTED_OBJECTS_SHAPE = None  # (objects, numbers per object)\n",
              PREDICTED_OBJECTS_SHAPE, _verify_objects),
