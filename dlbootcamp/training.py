@@ -45,6 +45,43 @@ def early_stopping(monitor: str = "val_loss", patience: int = 5, mode: str = "au
                                          restore_best_weights=True)
 
 
+def set_batch_norm_statistics(model, inputs, batch_size: int = 64, probes: dict | None = None) -> None:
+    """Set every BatchNormalization layer's moving mean and variance to the statistics of its input over
+    ``inputs`` under the model's current weights, layer by layer in the model's order (each later layer sees
+    the earlier ones already set). ``probes`` caches the sub-models between calls."""
+    import keras
+    import numpy as np
+
+    probes = {} if probes is None else probes
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        if layer.name not in probes:
+            probes[layer.name] = keras.Model(model.inputs, layer.input)
+        x = np.asarray(probes[layer.name].predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float64)
+        axes = tuple(i for i in range(x.ndim) if i != layer.axis % x.ndim)
+        layer.moving_mean.assign(x.mean(axis=axes).astype("float32"))
+        layer.moving_variance.assign(x.var(axis=axes).astype("float32"))
+
+
+def precise_batch_norm(inputs, batch_size: int = 64):
+    """Keras callback: before each validation, batch normalisation's moving averages are replaced by the
+    statistics of ``inputs`` (some training images) under the current weights ("precise BN", Wu & Johnson
+    2021, "Rethinking 'Batch' in BatchNorm"). The moving averages (momentum 0.99: about the last 100 steps)
+    lag behind weights that move fast, so the model that validation scores can differ from the one being
+    trained; training itself is unchanged (it normalises with each batch's own statistics)."""
+    import keras
+
+    class _PreciseBatchNorm(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._probes = {}
+
+        def on_test_begin(self, logs=None):
+            set_batch_norm_statistics(self.model, inputs, batch_size, self._probes)
+
+    return _PreciseBatchNorm()
+
+
 def history_dict(history) -> dict[str, list[float]]:
     """A Keras History as plain floats (JSON and CSV friendly)."""
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}

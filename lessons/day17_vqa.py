@@ -138,8 +138,8 @@ class Config:
     mlp_batchnorm: bool = False  # batch normalisation after the baseline's own convs
     mlp_dropout: float = 0.0  # dropout before the baseline's 2nd and 3rd layers
     mlp_learning_rate: float = 1e-3  # the baseline's Adam rate (tuned on validation like the model's)
-    mlp_epochs: int = 30  # the baseline's passes over the training images (the model's budget)
-    epochs: int = 30  # passes over the training images (the best epoch on validation accuracy is kept)
+    mlp_epochs: int = 30  # the baseline's passes over the training images (its validation peaks by epoch ~20)
+    epochs: int = 45  # passes over the training images (the best epoch on validation accuracy is kept)
     batch_size: int = 8  # images per step (each with its 36 questions)
     learning_rate: float = 2e-3  # Adam; divided by 10 for the last 20% of the steps
     seed: int = 0  # scenes, initial weights, shuffling
@@ -309,12 +309,16 @@ def fit(model: keras.Model, cfg: Config, data: datasets.Splits, run) -> dict[str
     steps = epochs * -(-len(data.train) // cfg.batch_size)
     rate = keras.optimizers.schedules.PiecewiseConstantDecay([int(0.8 * steps)], [lr, lr / 10])
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    # Validation accuracy drops for an epoch now and then, and relations can be learnt late: no early stop,
-    # the best epoch is kept.
+    # Relations can be learnt late: no early stop, the best epoch on validation is kept. Before each validation,
+    # batch normalisation's moving averages are replaced by the statistics of 400 training images under the
+    # current weights: the averages lag behind fast-moving weights, and scored with them the model swung from
+    # 0.80 to 0.32 relational between two epochs (validation, seed 8) while scored with its batches' own
+    # statistics it improved smoothly (0.80, 0.81).
     best = training.early_stopping("val_accuracy", patience=epochs, mode="max")
+    precise = training.precise_batch_norm(model_inputs(data.train, 400))
     history = model.fit(model_inputs(data.train), data.train.y, batch_size=cfg.batch_size, epochs=epochs,
                         validation_data=(model_inputs(data.val), data.val.y), verbose=0, shuffle=True,
-                        callbacks=[*run.callbacks(), best])
+                        callbacks=[*run.callbacks(), precise, best])
     prefix = "" if model.name == "relation_network" else f"{model.name}_"
     return {k.replace("val_", "val_" + prefix) if k.startswith("val_") else prefix + k: v
             for k, v in training.history_dict(history).items()}

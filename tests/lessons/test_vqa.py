@@ -125,6 +125,19 @@ def test_quick_run_records_both_models_scores_and_pictures(quick_run):
     assert metrics["relational_gap"] == pytest.approx(gap)
 
 
+def test_batch_norm_is_scored_with_the_training_images_statistics(lesson, quick_run):
+    import keras
+
+    cfg = lesson.Config.quick()
+    model = keras.saving.load_model(quick_run / "model.keras")
+    images = lesson.model_inputs(lesson.load_data(cfg).train, 400)
+    for name in ("norm1", "norm_objects"):  # precise BN: set before each validation, kept with the best epoch
+        layer = model.get_layer(name)
+        seen = keras.Model(model.inputs, layer.input).predict(images, verbose=0)
+        np.testing.assert_allclose(layer.moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(layer.moving_variance.numpy(), seen.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+
+
 def test_the_exported_relation_network_matches_keras(lesson, quick_run, tmp_path):
     import keras
 

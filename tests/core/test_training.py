@@ -1,0 +1,61 @@
+"""dlbootcamp.training: precise batch-normalisation statistics."""
+
+import numpy as np
+
+
+def _bn_model():
+    import keras
+
+    image, other = keras.Input((8, 8, 3)), keras.Input((5,))
+    x = keras.layers.Conv2D(4, 3, name="c1")(image)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="n1")(x))
+    x = keras.layers.BatchNormalization(name="n2")(keras.layers.Conv2D(4, 3, name="c2")(x))
+    y = keras.layers.Dense(2)(keras.layers.Concatenate()([keras.layers.Flatten()(x), other]))
+    return keras.Model([image, other], y)
+
+
+def _inputs(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(2.0, 3.0, (n, 8, 8, 3)).astype("float32"), np.zeros((n, 5), "float32")]
+
+
+def test_set_batch_norm_statistics_matches_each_layers_input_in_order():
+    import keras
+
+    from dlbootcamp import training
+
+    training.seed_everything(0)
+    model, xs = _bn_model(), _inputs()
+    training.set_batch_norm_statistics(model, xs)
+    for name in ("n1", "n2"):  # n2's input depends on n1's statistics, already set
+        layer = model.get_layer(name)
+        seen = keras.Model(model.inputs, layer.input).predict(xs, verbose=0)
+        np.testing.assert_allclose(layer.moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(layer.moving_variance.numpy(), seen.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    out = keras.Model(model.inputs, model.get_layer("n2").output).predict(xs, verbose=0)
+    np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-4)  # inference now normalises these images
+    np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-2)
+
+
+def test_precise_batch_norm_runs_before_each_validation_and_leaves_training_alone():
+    import keras
+
+    from dlbootcamp import training
+
+    def fit(callbacks):
+        training.seed_everything(0)
+        model = _bn_model()
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+        xs, y = _inputs(), np.ones((40, 2), "float32")
+        history = model.fit(xs, y, batch_size=8, epochs=2, verbose=0, shuffle=False,
+                            validation_data=(_inputs(16, seed=1), np.ones((16, 2), "float32")), callbacks=callbacks)
+        return model, history.history
+
+    plain, plain_history = fit([])
+    precise, precise_history = fit([training.precise_batch_norm(_inputs(), batch_size=16)])
+    np.testing.assert_allclose(plain_history["loss"], precise_history["loss"], rtol=1e-6)  # training unchanged
+    assert plain_history["val_loss"] != precise_history["val_loss"]  # validation scores other statistics
+    seen = keras.Model(precise.inputs, precise.get_layer("n1").input).predict(_inputs(), verbose=0)
+    # The statistics were set before the last validation; the weights have not moved since.
+    np.testing.assert_allclose(precise.get_layer("n1").moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), rtol=1e-4,
+                               atol=1e-5)
