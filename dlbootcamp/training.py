@@ -45,28 +45,36 @@ def early_stopping(monitor: str = "val_loss", patience: int = 5, mode: str = "au
                                          restore_best_weights=True)
 
 
-def set_batch_norm_statistics(model, inputs, batch_size: int = 64, probes: dict | None = None) -> None:
+def set_batch_norm_statistics(model, inputs, probes: dict | None = None) -> None:
     """Set every BatchNormalization layer's moving mean and variance to the statistics of its input over
-    ``inputs`` under the model's current weights, layer by layer in the model's order (each later layer sees
-    the earlier ones already set). ``probes`` caches the sub-models between calls."""
+    ``inputs`` under the model's current weights. One forward pass in training mode over all of ``inputs`` as
+    a single batch does it: each normalisation then divides by exactly these images' statistics, so every later
+    layer sees its input as it will at inference with the new averages. The layers before a normalisation run
+    in training mode, so none of them may be random (dropout). ``probes`` caches the sub-model between calls."""
     import keras
     import numpy as np
 
     probes = {} if probes is None else probes
-    for layer in model.layers:
-        if not isinstance(layer, keras.layers.BatchNormalization):
-            continue
-        if layer.name not in probes:
-            probes[layer.name] = keras.Model(model.inputs, layer.input)
-        x = np.asarray(probes[layer.name].predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if "model" not in probes:
+        norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        probe = keras.Model(model.inputs, [layer.input for layer in norms]) if norms else None
+        if probe is not None and any(isinstance(layer, keras.layers.Dropout) for layer in probe.layers):
+            raise ValueError("precise batch-norm statistics need the layers before each normalisation to be "
+                             "deterministic; this model has dropout there")
+        probes.update(model=probe, norms=norms)
+    if probes["model"] is None:
+        return
+    seen = probes["model"](inputs, training=True)
+    for layer, x in zip(probes["norms"], seen if isinstance(seen, (list, tuple)) else [seen]):
+        x = np.asarray(x)
         axes = tuple(i for i in range(x.ndim) if i != layer.axis % x.ndim)
-        layer.moving_mean.assign(x.mean(axis=axes).astype("float32"))
-        layer.moving_variance.assign(x.var(axis=axes).astype("float32"))
+        layer.moving_mean.assign(x.mean(axis=axes, dtype=np.float64).astype("float32"))
+        layer.moving_variance.assign(x.var(axis=axes, dtype=np.float64).astype("float32"))
 
 
-def precise_batch_norm(inputs, batch_size: int = 64):
+def precise_batch_norm(inputs):
     """Keras callback: before each validation, batch normalisation's moving averages are replaced by the
-    statistics of ``inputs`` (some training images) under the current weights ("precise BN", Wu & Johnson
+    statistics of ``inputs`` (a few hundred training images, one batch) under the current weights ("precise BN", Wu & Johnson
     2021, "Rethinking 'Batch' in BatchNorm"). The moving averages (momentum 0.99: about the last 100 steps)
     lag behind weights that move fast, so the model that validation scores can differ from the one being
     trained; training itself is unchanged (it normalises with each batch's own statistics)."""
@@ -77,7 +85,7 @@ def precise_batch_norm(inputs, batch_size: int = 64):
             self._probes = {}
 
         def on_test_begin(self, logs=None):
-            set_batch_norm_statistics(self.model, inputs, batch_size, self._probes)
+            set_batch_norm_statistics(self.model, inputs, self._probes)
 
     return _PreciseBatchNorm()
 

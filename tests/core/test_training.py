@@ -37,6 +37,18 @@ def test_set_batch_norm_statistics_matches_each_layers_input_in_order():
     np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-2)
 
 
+def test_precise_batch_norm_refuses_dropout_before_a_normalisation():
+    import keras
+    import pytest
+
+    from dlbootcamp import training
+
+    image = keras.Input((8, 8, 3))
+    x = keras.layers.BatchNormalization()(keras.layers.Dropout(0.5)(keras.layers.Conv2D(4, 3)(image)))
+    with pytest.raises(ValueError, match="dropout"):
+        training.set_batch_norm_statistics(keras.Model(image, x), _inputs()[0])
+
+
 def test_precise_batch_norm_runs_before_each_validation_and_leaves_training_alone():
     import keras
 
@@ -52,7 +64,7 @@ def test_precise_batch_norm_runs_before_each_validation_and_leaves_training_alon
         return model, history.history
 
     plain, plain_history = fit([])
-    precise, precise_history = fit([training.precise_batch_norm(_inputs(), batch_size=16)])
+    precise, precise_history = fit([training.precise_batch_norm(_inputs())])
     np.testing.assert_allclose(plain_history["loss"], precise_history["loss"], rtol=1e-6)  # training unchanged
     assert plain_history["val_loss"] != precise_history["val_loss"]  # validation scores other statistics
     seen = keras.Model(precise.inputs, precise.get_layer("n1").input).predict(_inputs(), verbose=0)
