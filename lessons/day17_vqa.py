@@ -36,8 +36,8 @@ pair's offsets and their squares (``PairOffsets``) they were learnt.
 The previous build, and why it was replaced. Its objects were twelve *slots* (learnt queries, each a
 softmax over the cells, competing for them as in Slot Attention). It answered the non-relational
 questions on every seed (99%), but closest and furthest were learnt late and on about one run in two
-(validation relational 0.895 / 0.975 / 0.772 on seeds 3-5, 50 epochs each; its seed table read 0.635
-/ 0.804 / 0.803 on test, bar 0.85). Measured on seed 1 after 20 epochs (validation): the question's
+(validation relational 0.895 / 0.975 / 0.772 on seeds 3-5, 50 epochs each; its seed table missed
+the 0.85 bar on every seed). Measured on seed 1 after 20 epochs (validation): the question's
 attention rested mostly on its own colour's object in only 45% of (image, question) pairs, and the
 subject's (x, y) was a median 20 pixels from it (the slots' own objects: 4 pixels), yet shape, left
 and right were 99% right: g had learnt to find the colour itself, pairing the question's colour with
@@ -65,15 +65,28 @@ averages before each validation by the statistics of 400 training images under t
 Training is unchanged; the epoch kept, and the statistics it is exported with, are now the right ones.
 
 The budget. Both models first had 30 epochs. In that seed table (test read once per seed) seed 2
-missed the relational bar (0.745): its training loss sat at 0.49 from epoch 3 to 19, and its
+missed the relational bar: its training loss sat at 0.49 from epoch 3 to 19, and its
 validation accuracy was 0.86 over all questions when the rate dropped at epoch 24. That validation
 curve, not the test number, says the rate dropped before it had learnt, so the budget was re-made
 on validation seeds 6-8 by a rule written before they ran: 45 epochs (the rate drops at epoch 36;
-the most the 5-minute budget allows) if each reaches 0.9 over all questions before epoch 36, else
-keep 45 and report the late runs. Seed 6 reached it at epoch 15 and seed 8 at epoch 22; seed 7's
-training loss sat at 0.60 from epoch 5 to 25 (shape at chance) and it ended at 0.74 relational. So
-the relation network has 45 epochs, and a run can still learn too late: seed 7 is one of the 14
-initialisations measured on validation. The CNN+MLP gets the same 45 (below).
+then estimated as the most the 5-minute budget allows) if each reaches 0.9 over all questions before
+epoch 36, else keep 45 and report the late runs. Seed 6 reached it at epoch 15 and seed 8 at epoch
+22; seed 7's training loss sat at 0.60 from epoch 5 to 25 (shape at chance) and it ended at 0.74
+relational. With the baseline's re-made grid (below) also at 45 epochs a run took 358 s, so both
+models have 35 epochs, the most that fits by measured cost (7.4 s for an epoch of each, 25 s more
+for the rest); the rate drops at epoch 28, after seeds 3-6 and 8 had reached 0.9 (epochs 8-22). A
+run can still learn too late: seed 7 is one of the 14 initialisations measured on validation.
+
+What the new seed table shows (docs/lessons.md) is not lateness: seed 2 misses the relational bar
+again, and on its validation split every relational question's attention lands on the blue object,
+whatever colour it asks about (the subject is found for all the non-relational questions and for
+none of 15 of the 18 relational ones); its validation accuracy sat at 0.85-0.87 from epoch 20 to 35.
+The query reads the whole question vector, and the kind's bits took it over. Letting the query read
+only the colour (``query_from="colour"``: the subject is the object of that colour by the task's
+definition, and the model still has to learn what each colour looks like) reached validation 0.984
+over all questions on seed 2 and 0.986 on seed 7, but 0.962 on seed 0 (0.988 with the whole
+vector). The rule fixed before those runs (adopt it only if no seed is lower by more than 0.01)
+rejected it, so it is an option, not the default; judging it on more validation seeds is next.
 
 The distance features are a choice a reviewer should know about: g is handed the squared offsets it
 would otherwise have to learn (as E(n)-equivariant graph networks hand their edge function the
@@ -91,7 +104,7 @@ a variant beats it by more than 0.01 over all questions): 4x4 grid 65.5% (73.1% 
 72.3% (74.8% / 69.8%, still rising at epoch 30, left/right 70%); 8x8 with dropout 0.25 49.3%, as in
 the first round: the dropout, not the grid, kept it at chance, and the grid had not been tried
 without it; its own batch normalisation 66.9%, with dropout 0.25 66.0%; rate 3e-4 (4x4) 63.0%. So
-the baseline has an 8x8 grid and, still learning at 30 epochs, the model's 45. Three times the
+the baseline has an 8x8 grid and, still learning at 30 epochs, the model's budget (35). Three times the
 images (6,000 for 15 epochs, the same steps; 4x4 grid) gave 67.9%, non-relational still 60%, so
 both models keep 2,000 images.
 
@@ -107,6 +120,7 @@ import numpy as np
 
 from dlbootcamp import data as datasets
 from dlbootcamp import plots, training
+from dlbootcamp.errors import UserError
 from dlbootcamp.worlds import scenes
 from dlbootcamp.worlds.sort_of_clevr import (ANSWERS, COLOURS, KIND_NAMES, N_OBJECTS, QUESTION_TEXTS, QUESTIONS,
                                              RELATIONAL, answer_all, make_split)
@@ -121,8 +135,8 @@ LESSON = LessonInfo(
     summary=("Sort-of-CLEVR: six coloured shapes, 36 questions per image. The question finds its own subject among a "
              "CNN's cells, and a relation network relates it to every cell of a coarser map (the paper's objects). "
              "It answers the non-relational questions on every seed and the relational ones at 0.97 on two seeds "
-             "of three (the third learnt them late, 0.75); a tuned CNN+MLP with the same CNN reaches 0.61-0.73 "
-             "on relational questions and fails to find the colours."),
+             "of three (on the third, the relational questions' attention settles on one colour: 0.75); a tuned "
+             "CNN+MLP with the same CNN reaches 0.47-0.73 on relational questions and 0.68-0.71 on the others."),
     bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95),
           Bar("baseline_non_relational_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,
@@ -139,6 +153,7 @@ class Config:
     filters: int = 32  # channels of each of the CNN's convs
     attention_units: int = 32  # width of the cells' keys and of the question's query
     sharpen: float = 1.0  # the question's scores are multiplied by this before their softmax over the cells
+    query_from: str = "question"  # what the question's query reads: "question" (all 11 numbers) or "colour"
     g_units: int = 64  # width of g, the MLP applied to every pair (subject, object j)
     f_units: int = 128  # width of f, the MLP that reads the pooled relations
     mlp_units: int = 256  # width of the CNN+MLP baseline's layers
@@ -151,6 +166,11 @@ class Config:
     batch_size: int = 8  # images per step (each with its 36 questions)
     learning_rate: float = 2e-3  # Adam; divided by 10 for the last 20% of the steps
     seed: int = 0  # scenes, initial weights, shuffling
+
+    def __post_init__(self):
+        if self.query_from not in ("question", "colour"):
+            raise UserError(f"Invalid query_from {self.query_from!r}: expected 'question' (the query reads the whole "
+                            f"question vector) or 'colour' (only its colour); set --set query_from=colour.")
 
     @classmethod
     def quick(cls) -> "Config":
@@ -243,7 +263,8 @@ def build_model(cfg: Config) -> keras.Model:
     # softmax averages the cells' features and (x, y). Nothing ties a colour to a place: the question has to
     # learn which features its colour makes.
     keys = layer.Dense(a, name="cell_keys")(layer.Dense(a, activation="relu", name="cell_hidden")(fine))
-    query = layer.Dense(a, name="query")(questions)  # (B, K, a)
+    asks = questions if cfg.query_from == "question" else questions[..., :N_OBJECTS]  # the whole vector, or its colour
+    query = layer.Dense(a, name="query")(asks)  # (B, K, a)
     scores = layer.Dot(axes=(2, 2), name="scores")([query, keys])
     where = layer.Softmax(name="attention")(layer.Rescaling(cfg.sharpen, name="sharpen")(scores))  # (B, K, 256)
     subject = layer.Dot(axes=(2, 1), name="subject")([where, fine])  # (B, K, filters + 5)
