@@ -270,8 +270,10 @@ class Run:
         for export_name, model in exports.items():
             filename = MODEL_FILE if export_name == "model" else f"{export_name}.keras"
             model.save(self.path(filename))
-        if history and not self.path("history.csv").exists():
-            _write_history(self.path("history.csv"), history)
+        logged = self.path("history.csv")  # what Keras' CSVLogger wrote: the last fit only, if there were several
+        fresh = self.resumed_from_epoch is None
+        if history and (not logged.exists() or (fresh and set(history) - set(_read_history(logged)))):
+            _write_history(logged, history)  # every model's curves, as the lesson returned them
         if self.resumed_from_epoch is not None and self.path("history.csv").exists():
             history = _read_history(self.path("history.csv")) or history  # every epoch, not only the resumed ones
         if history and "learning_curves.png" not in self.figures:

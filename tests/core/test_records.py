@@ -50,6 +50,26 @@ def test_a_run_writes_its_folder_and_one_index_line(tmp_path):
     assert line["run"] == "r1" and line["value"] == 0.75 and line["passed"] is True
 
 
+def test_history_csv_keeps_every_fit_not_only_the_last(tmp_path):
+    def two_fits(cfg, run):  # as Keras' CSVLogger leaves it after a second fit: the last model's columns only
+        run.path("history.csv").write_text("epoch,loss\n0,0.9\n1,0.4\n")
+        return Trained(exports={"model": TinyModel()}, metrics={"acc": 0.75},
+                       history={"baseline_loss": [1.2, 1.0, 0.8], "loss": [0.9, 0.4]})
+
+    folder, _ = records.train_lesson(fake_lesson(two_fits), Config(), out=tmp_path, quick=False, name="two",
+                                     verbose=False)
+    kept = records._read_history(folder / "history.csv")
+    assert kept == {"baseline_loss": [1.2, 1.0, 0.8], "loss": [0.9, 0.4]}
+
+    def one_fit(cfg, run):  # the logger's file already has every column: it is left as Keras wrote it
+        run.path("history.csv").write_text("epoch,loss\n0,0.90000001\n")
+        return Trained(exports={"model": TinyModel()}, metrics={"acc": 0.75}, history={"loss": [0.9]})
+
+    folder, _ = records.train_lesson(fake_lesson(one_fit), Config(), out=tmp_path, quick=False, name="one",
+                                     verbose=False)
+    assert (folder / "history.csv").read_text() == "epoch,loss\n0,0.90000001\n"
+
+
 def test_quick_runs_compute_the_metric_but_judge_nothing(tmp_path):
     _, record = records.train_lesson(fake_lesson(good_train), Config(), out=tmp_path, quick=True,
                                      name="q", verbose=False)

@@ -136,6 +136,8 @@ def test_quick_run_records_both_models_scores_and_pictures(quick_run):
         assert 0.0 <= metrics[key] <= 1.0, key
     for key in ("gate_on_objects", "gate_on_background"):  # how much g hears from the object / empty cells
         assert 0.0 <= metrics[key] <= 1.0, key
+    header = (quick_run / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"loss", "val_accuracy", "cnn_mlp_loss", "val_cnn_mlp_accuracy"} <= set(header)  # both models' curves
     gap = metrics["relational_accuracy"] - metrics["baseline_relational_accuracy"]
     assert metrics["relational_gap"] == pytest.approx(gap)
 
