@@ -274,8 +274,8 @@ class Run:
         fresh = self.resumed_from_epoch is None
         if history and (not logged.exists() or (fresh and set(history) - set(_read_history(logged)))):
             _write_history(logged, history)  # every model's curves, as the lesson returned them
-        if self.resumed_from_epoch is not None and self.path("history.csv").exists():
-            history = _read_history(self.path("history.csv")) or history  # every epoch, not only the resumed ones
+        if not fresh and logged.exists():
+            history = _read_history(logged) or history  # every epoch, not only the resumed ones
         if history and "learning_curves.png" not in self.figures:
             from dlbootcamp import plots
 

@@ -74,10 +74,10 @@ def set_batch_norm_statistics(model, inputs, probes: dict | None = None) -> None
 
 def precise_batch_norm(inputs):
     """Keras callback: before each validation, batch normalisation's moving averages are replaced by the
-    statistics of ``inputs`` (a few hundred training images, one batch) under the current weights ("precise BN", Wu & Johnson
-    2021, "Rethinking 'Batch' in BatchNorm"). The moving averages (momentum 0.99: about the last 100 steps)
-    lag behind weights that move fast, so the model that validation scores can differ from the one being
-    trained; training itself is unchanged (it normalises with each batch's own statistics)."""
+    statistics of ``inputs`` (a few hundred training images, one batch) under the current weights ("precise
+    BN", Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm"). The moving averages (momentum 0.99: about the
+    last 100 steps) lag behind weights that move fast, so the model that validation scores can differ from the
+    one being trained; training itself is unchanged (it normalises with each batch's own statistics)."""
     import keras
 
     class _PreciseBatchNorm(keras.callbacks.Callback):
