@@ -154,7 +154,7 @@ class Config:
     filters: int = 32  # channels of each of the CNN's convs
     attention_units: int = 32  # width of the cells' keys and of the question's query
     sharpen: float = 1.0  # the question's scores are multiplied by this before their softmax over the cells
-    query_from: str = "question"  # what the question's query reads: "question" (all 11 numbers) or "colour"
+    query_from: str = "colour"  # what the question's query reads: "colour" (its one-hot) or "question" (all 11 numbers)
     g_units: int = 64  # width of g, the MLP applied to every pair (subject, object j)
     f_units: int = 128  # width of f, the MLP that reads the pooled relations
     mlp_units: int = 256  # width of the CNN+MLP baseline's layers
@@ -260,11 +260,11 @@ def build_model(cfg: Config) -> keras.Model:
     colour = layer.AveragePooling2D(cfg.image_size // x.shape[1], name="cell_colour")(image)  # each cell's mean RGB
     both = layer.Concatenate(name="with_colour")([x, colour])
     fine = cells(both, "fine_cells")  # (B, 256, filters + 5)
-    # The question finds its subject: a query computed from the whole question vector scores every cell; the
+    # The question finds its subject: a query computed from the question's colour scores every cell; the
     # softmax averages the cells' features and (x, y). Nothing ties a colour to a place: the question has to
-    # learn which features its colour makes.
+    # learn which features its colour makes. (query_from="question": the query reads all 11 numbers.)
     keys = layer.Dense(a, name="cell_keys")(layer.Dense(a, activation="relu", name="cell_hidden")(fine))
-    asks = questions if cfg.query_from == "question" else questions[..., :N_OBJECTS]  # the whole vector, or its colour
+    asks = questions[..., :N_OBJECTS] if cfg.query_from == "colour" else questions  # its colour, or the whole vector
     query = layer.Dense(a, name="query")(asks)  # (B, K, a)
     scores = layer.Dot(axes=(2, 2), name="scores")([query, keys])
     where = layer.Softmax(name="attention")(layer.Rescaling(cfg.sharpen, name="sharpen")(scores))  # (B, K, 256)

@@ -74,12 +74,13 @@ def test_a_question_finds_its_subject_by_attention_over_the_cells(lesson):
     np.testing.assert_allclose(overlap.sum(axis=(2, 3)), 1.0, rtol=1e-5)
 
 
-def test_the_query_can_read_only_the_questions_colour(lesson):
+def test_the_query_reads_only_the_questions_colour(lesson):
     import dataclasses
 
     import keras
 
-    cfg = dataclasses.replace(lesson.Config.quick(), query_from="colour")
+    cfg = lesson.Config.quick()
+    assert cfg.query_from == "colour"
     model = lesson.build_model(cfg)
     probe = keras.Model(model.inputs, model.get_layer("attention").output)
     images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
@@ -87,6 +88,11 @@ def test_the_query_can_read_only_the_questions_colour(lesson):
     # Questions 0-5 all ask about red (three kinds, relational or not): one colour, one place to look.
     np.testing.assert_allclose(where[:, 1:6], np.repeat(where[:, :1], 5, axis=1), rtol=1e-5, atol=1e-7)
     assert not np.allclose(where[:, 0], where[:, 6])  # red and green still look at different mixtures
+    # The option it replaced: the query reads all 11 numbers, so two kinds of question about red look differently.
+    whole = lesson.build_model(dataclasses.replace(cfg, query_from="question"))
+    probe = keras.Model(whole.inputs, whole.get_layer("attention").output)
+    where = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)], verbose=0)
+    assert not np.allclose(where[:, 0], where[:, 3])
 
 
 def test_g_reads_each_pairs_geometry_and_pools_by_sum_and_max(lesson):
