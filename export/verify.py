@@ -171,9 +171,15 @@ def compare_all(names: list[str], refs: list[np.ndarray], gots: list[np.ndarray]
 def judge_exact(artifact: str, quantization: str, diffs: list[OutputDiff], *, where: str = "") -> list[str]:
     """Failures of an fp32/fp16 artifact against ``ATOL`` (empty = passed)."""
     atol = ATOL[quantization]
-    return [f"{artifact}: output {d.name!r} differs from Keras{where} by up to {d.max_abs_error:.3g} (max abs), "
-            f"beyond the {quantization} tolerance atol {atol:g} + rtol {atol:g} x |keras|"
-            for d in diffs if d.worst_excess > 0]
+    return [f"{artifact}: output {d.name!r} differs from Keras{where} by up to {d.max_abs_error:.3g} (max abs; mean "
+            f"{d.mean_abs_error:.3g}{_agreement(d)}), beyond the {quantization} tolerance atol {atol:g} + rtol {atol:g} x "
+            f"|keras|" for d in diffs if d.worst_excess > 0]
+
+
+def _agreement(d: OutputDiff) -> str:
+    """How many answers survive, for a classifier-like output: a few outputs far off with every answer kept is a
+    different failure from answers that change."""
+    return "" if d.top1_agreement is None else f", top-1 agreement {d.top1_agreement:.4f}"
 
 
 def judge_metric(artifact: str, metric: str, value: float, reference: float, tolerance: float,

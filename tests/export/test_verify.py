@@ -40,8 +40,12 @@ def test_failure_messages_name_output_difference_and_tolerance():
     ref = np.array([[0.9, 0.1], [0.2, 0.8]])
     diffs = [verify.compare("probs", ref, ref + 0.05, atol=1e-2)]
     assert verify.judge_exact("m.fp16.tflite", "fp16", diffs) == [
-        "m.fp16.tflite: output 'probs' differs from Keras by up to 0.05 (max abs), beyond the fp16 tolerance "
-        "atol 0.01 + rtol 0.01 x |keras|"]
+        "m.fp16.tflite: output 'probs' differs from Keras by up to 0.05 (max abs; mean 0.05, top-1 agreement 1.0000), "
+        "beyond the fp16 tolerance atol 0.01 + rtol 0.01 x |keras|"]
+    values = np.linspace(0, 1, 10)[:, None]  # not classifier-like: no agreement to report
+    assert verify.judge_exact("m.tflite", "fp32", [verify.compare("value", values, values + 0.001)]) == [
+        "m.tflite: output 'value' differs from Keras by up to 0.001 (max abs; mean 0.001), beyond the fp32 tolerance "
+        "atol 0.0001 + rtol 0.0001 x |keras|"]
     assert verify.judge_metric("m.int8.tflite", "test_accuracy", 0.93, 0.95, 0.01, True) == [
         "m.int8.tflite: test_accuracy 0.9300 vs Keras 0.9500 (-0.0200), beyond the quantized tolerance 0.01"]
     assert verify.judge_metric("m.int8.tflite", "test_accuracy", 0.945, 0.95, 0.01, True) == []
