@@ -57,6 +57,12 @@ def set_batch_norm_statistics(model, inputs, probes: dict | None = None) -> None
     probes = {} if probes is None else probes
     if "model" not in probes:
         norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        nested = [layer.name for layer in model.layers if not isinstance(layer, keras.layers.BatchNormalization)
+                  and _has_batch_norm(layer)]
+        if nested:
+            raise ValueError(f"precise batch-norm statistics read the model's own layers only; the BatchNormalization "
+                             f"inside {', '.join(nested)} would keep its moving averages. Build the model without "
+                             f"nesting those layers (a functional model over their layers), or leave it out")
         probe = keras.Model(model.inputs, [layer.input for layer in norms]) if norms else None
         if probe is not None and any(isinstance(layer, keras.layers.Dropout) for layer in probe.layers):
             raise ValueError("precise batch-norm statistics need the layers before each normalisation to be "
@@ -70,6 +76,13 @@ def set_batch_norm_statistics(model, inputs, probes: dict | None = None) -> None
         axes = tuple(i for i in range(x.ndim) if i != layer.axis % x.ndim)
         layer.moving_mean.assign(x.mean(axis=axes, dtype=np.float64).astype("float32"))
         layer.moving_variance.assign(x.var(axis=axes, dtype=np.float64).astype("float32"))
+
+
+def _has_batch_norm(layer) -> bool:
+    import keras
+
+    inner = getattr(layer, "layers", None) or []
+    return any(isinstance(x, keras.layers.BatchNormalization) or _has_batch_norm(x) for x in inner)
 
 
 def precise_batch_norm(inputs):

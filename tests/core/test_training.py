@@ -49,6 +49,18 @@ def test_precise_batch_norm_refuses_dropout_before_a_normalisation():
         training.set_batch_norm_statistics(keras.Model(image, x), _inputs()[0])
 
 
+def test_precise_batch_norm_refuses_a_normalisation_it_cannot_reach():
+    import keras
+    import pytest
+
+    from dlbootcamp import training
+
+    block = keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization()], name="block")
+    image = keras.Input((8, 8, 3))
+    with pytest.raises(ValueError, match="inside block would keep its moving averages"):
+        training.set_batch_norm_statistics(keras.Model(image, block(image)), _inputs()[0])
+
+
 def test_precise_batch_norm_runs_before_each_validation_and_leaves_training_alone():
     import keras
 
