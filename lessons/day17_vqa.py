@@ -302,10 +302,15 @@ def train(cfg: Config, run) -> Trained:
              f"{rn['relational_accuracy'] - mlp['relational_accuracy']:.1%} (paper: RN 94%, CNN+MLP 63%)",
              f"the question's attention rests mostly on its colour's object in {found['found']:.1%} of held-out "
              f"(image, question) pairs; g hears the object cells with a mean gate of {found['gate_on_objects']:.2f}, "
-             f"the empty ones with {found['gate_on_background']:.2f}"]
+             f"the empty ones with {found['gate_on_background']:.2f}",
+             f"the subject's (x, y) that g reads = {found['position_slope']:+.2f} x the asked object's "
+             f"(r {found['position_r']:+.2f})" + (": the attention looks away from the subject, and g decodes its "
+                                                  "position from the rest, a tenth of its size or less (fragile)"
+                                                  if found["position_slope"] < 0 else "")]
     return Trained(exports={"model": models["relation network"]}, history=history, notes=notes,
                    metrics={**rn, "relational_gap": rn["relational_accuracy"] - mlp["relational_accuracy"],
-                            "subject_found": found["found"],
+                            "subject_found": found["found"], "subject_position_slope": found["position_slope"],
+                            "subject_position_r": found["position_r"],
                             "gate_on_objects": found["gate_on_objects"],
                             "gate_on_background": found["gate_on_background"], **{f"baseline_{k}": v for k, v in mlp.items()}},
                    baselines={"CNN+MLP": mlp})
@@ -315,15 +320,26 @@ def subjects_found(model: keras.Model, split: datasets.Split) -> dict:
     """Where each question looks (n, 36, cells), how much of that attention lies on each colour's object
     (n, 36, 6), ``found``: how often the most of it lies on the question's own colour, and ``gates``: how much
     g hears from each of the 64 object cells (n, 64), with ``gate_on_objects`` / ``gate_on_background``, their
-    mean over the cells an object touches and over the empty ones."""
-    probe = keras.Model(model.inputs, [model.get_layer("attention").output, model.get_layer("gate").output])
-    where, gates = probe.predict(model_inputs(split), verbose=0, batch_size=64)
+    mean over the cells an object touches and over the empty ones. ``position_slope`` and ``position_r``: the
+    least-squares line from the asked object's centre to the subject's (x, y) that g reads (both axes together):
+    about +1 when the attention finds the subject, negative and small when it spreads over everything else."""
+    layers = ("attention", "gate", "subject")
+    where, gates, subject = keras.Model(model.inputs, [model.get_layer(n).output for n in layers]).predict(
+        model_inputs(split), verbose=0, batch_size=64)
     gates = gates[..., 0]
-    mass = np.einsum("nqx,ncx->nqc", where, painted_cells(split, int(round(np.sqrt(where.shape[-1])))))
+    side = int(round(np.sqrt(where.shape[-1])))
+    painted = painted_cells(split, side)  # (n, colours, side * side)
+    mass = np.einsum("nqx,ncx->nqc", where, painted)
     touched = painted_cells(split, int(round(np.sqrt(gates.shape[-1])))).any(axis=1)  # (n, 64)
     asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)  # (36,) the colour each question names
+    ys, xs = np.meshgrid(np.linspace(-1, 1, side), np.linspace(-1, 1, side), indexing="ij")  # as AppendCoordinates
+    centres = np.einsum("ncx,xd->ncd", painted, np.stack([xs, ys], -1).reshape(-1, 2)) / np.maximum(
+        painted.sum(-1, keepdims=True), 1)  # (n, colours, 2): the mean (x, y) of the cells each object touches
+    target, got = centres[:, asked].ravel(), subject[..., -2:].ravel()
+    slope = float(np.polyfit(target, got, 1)[0])
     return {"where": where, "mass": mass, "found": float((mass.argmax(-1) == asked).mean()), "gates": gates,
-            "gate_on_objects": float(gates[touched].mean()), "gate_on_background": float(gates[~touched].mean())}
+            "gate_on_objects": float(gates[touched].mean()), "gate_on_background": float(gates[~touched].mean()),
+            "position_slope": slope, "position_r": float(np.corrcoef(target, got)[0, 1])}
 
 
 def painted_cells(split: datasets.Split, side: int) -> np.ndarray:

@@ -132,6 +132,29 @@ def quick_run(lesson, tmp_path_factory):
     return quick_cli_run("vqa", tmp_path_factory)
 
 
+def test_the_subject_position_diagnostic_tells_looking_at_from_looking_away(lesson):
+    import keras
+
+    rgb = np.array([scenes.COLOURS[c] for c in lesson.COLOURS], np.float32)  # (6, 3)
+    ys, xs = np.meshgrid(np.linspace(-1, 1, 16), np.linspace(-1, 1, 16), indexing="ij")
+    grid = np.stack([xs, ys], -1).reshape(256, 2).astype(np.float32)
+
+    def hand_built(sign: float) -> keras.Model:  # attention by colour match: +1 looks at the subject, -1 away
+        image, questions = keras.Input((64, 64, 3)), keras.Input((None, 11))
+        cells = keras.layers.Reshape((256, 3))(keras.layers.AveragePooling2D(4)(image))
+        match = keras.layers.Lambda(lambda t: keras.ops.exp(-20.0 * keras.ops.sum(  # 1 on the asked colour, ~0 off it
+            (t[0][:, None] - keras.ops.matmul(t[1][..., :6], rgb)[:, :, None]) ** 2, axis=-1)))([cells, questions])
+        where = keras.layers.Softmax(name="attention")(keras.layers.Rescaling(50.0 * sign)(match))
+        subject = keras.layers.Lambda(lambda w: keras.ops.matmul(w, grid), name="subject")(where)
+        gate = keras.layers.Lambda(lambda i: keras.ops.zeros_like(i[:, :64, :1, 0]) + 0.5, name="gate")(image)
+        return keras.Model([image, questions], [subject, gate])
+
+    split = lesson.load_data(lesson.Config.quick()).test
+    at, away = (lesson.subjects_found(hand_built(sign), split) for sign in (1.0, -1.0))
+    assert at["found"] > 0.95 and at["position_slope"] > 0.8 and at["position_r"] > 0.95
+    assert away["found"] < 0.1 and -0.2 < away["position_slope"] < 0 and away["position_r"] < -0.5
+
+
 def test_quick_run_records_both_models_scores_and_pictures(quick_run):
     for name in ("model.keras", "learning_curves.png", "by_kind.png", "answers.png", "attention.png", "objects.png",
                  "metrics.json"):
@@ -142,6 +165,7 @@ def test_quick_run_records_both_models_scores_and_pictures(quick_run):
         assert 0.0 <= metrics[key] <= 1.0, key
     for key in ("gate_on_objects", "gate_on_background"):  # how much g hears from the object / empty cells
         assert 0.0 <= metrics[key] <= 1.0, key
+    assert -1.0 <= metrics["subject_position_r"] <= 1.0 and np.isfinite(metrics["subject_position_slope"])
     header = (quick_run / "history.csv").read_text().splitlines()[0].split(",")
     assert {"loss", "val_accuracy", "cnn_mlp_loss", "val_cnn_mlp_accuracy"} <= set(header)  # both models' curves
     gap = metrics["relational_accuracy"] - metrics["baseline_relational_accuracy"]
