@@ -57,8 +57,7 @@ def set_batch_norm_statistics(model, inputs, probes: dict | None = None) -> None
     probes = {} if probes is None else probes
     if "model" not in probes:
         norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-        nested = [layer.name for layer in model.layers if not isinstance(layer, keras.layers.BatchNormalization)
-                  and _has_batch_norm(layer)]
+        nested = [layer.name for layer in model.layers if _has_batch_norm(layer)]  # a model inside the model
         if nested:
             raise ValueError(f"precise batch-norm statistics read the model's own layers only; the BatchNormalization "
                              f"inside {', '.join(nested)} would keep its moving averages. Build the model without "
@@ -79,6 +78,7 @@ def set_batch_norm_statistics(model, inputs, probes: dict | None = None) -> None
 
 
 def _has_batch_norm(layer) -> bool:
+    """Whether a layer that holds layers (a nested model) has a BatchNormalization among them, at any depth."""
     import keras
 
     inner = getattr(layer, "layers", None) or []

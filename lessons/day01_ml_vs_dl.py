@@ -237,8 +237,8 @@ def train_cnn(cfg: Config, data: Data, run, record: bool = True):
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     # Before each validation, batch normalisation's moving averages become the statistics of the training digits
-    # under the current weights: the lagging averages made validation swing early (0.24-0.45 while training
-    # accuracy was 0.97-0.99), which no learner should read as overfitting.
+    # under the current weights: with the lagging averages the first epochs' validation sat far below training,
+    # which a learner would read as overfitting (docs/lessons.md).
     precise = training.precise_batch_norm(d.train.x)
     fit = model.fit(datasets.batches(d.train.x, d.train.y, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed),
                     validation_data=(d.val.x, d.val.y), epochs=cfg.cnn_epochs, verbose=0, shuffle=False,

@@ -170,8 +170,8 @@ def train(cfg: Config, run) -> Trained:
                       loss=bce_dice_loss, metrics=[dice])
     train_ds = datasets.batches(data.train.x, data.train.y, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
     # Before each validation (and so before early stopping reads it), batch normalisation's moving averages become
-    # the statistics of 400 training slices under the current weights: the lagging averages had scored the first
-    # epochs' validation Dice at 0.00-0.02 while the training Dice was 0.73-0.92.
+    # the statistics of 400 training slices under the current weights: with the lagging averages the first epochs'
+    # validation Dice sat far below training (docs/lessons.md).
     precise = training.precise_batch_norm(data.train.x[:400])
     fit = model.fit(train_ds, validation_data=(data.val.x, data.val.y), epochs=cfg.epochs, verbose=0,
                     shuffle=False, callbacks=[*run.callbacks(), precise, training.early_stopping("val_dice", 4, "max")])

@@ -139,9 +139,14 @@ class AppendCoordinates(keras.layers.Layer):
     """Tag each cell with its (x, y) in [-1, 1]. No built-in layer adds constant channels: our one custom layer."""
 
     def call(self, x):
-        ys, xs = np.meshgrid(np.linspace(-1, 1, x.shape[1]), np.linspace(-1, 1, x.shape[2]), indexing="ij")
-        grid = np.stack([xs, ys], axis=-1).astype("float32")  # (h, w, 2); zeros_like gives it a batch axis
+        grid = cell_coordinates(x.shape[1], x.shape[2])  # (h, w, 2); zeros_like gives it a batch axis
         return keras.ops.concatenate([x, keras.ops.zeros_like(x[..., :2]) + grid], axis=-1)
+
+
+def cell_coordinates(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32: each cell's (x, y) in [-1, 1], x along the columns, y down the rows."""
+    ys, xs = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    return np.stack([xs, ys], axis=-1).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="dlbootcamp")
@@ -332,8 +337,7 @@ def subjects_found(model: keras.Model, split: datasets.Split) -> dict:
     mass = np.einsum("nqx,ncx->nqc", where, painted)
     touched = painted_cells(split, int(round(np.sqrt(gates.shape[-1])))).any(axis=1)  # (n, 64)
     asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)  # (36,) the colour each question names
-    ys, xs = np.meshgrid(np.linspace(-1, 1, side), np.linspace(-1, 1, side), indexing="ij")  # as AppendCoordinates
-    centres = np.einsum("ncx,xd->ncd", painted, np.stack([xs, ys], -1).reshape(-1, 2)) / np.maximum(
+    centres = np.einsum("ncx,xd->ncd", painted, cell_coordinates(side, side).reshape(-1, 2)) / np.maximum(
         painted.sum(-1, keepdims=True), 1)  # (n, colours, 2): the mean (x, y) of the cells each object touches
     target, got = centres[:, asked].ravel(), subject[..., -2:].ravel()
     slope = float(np.polyfit(target, got, 1)[0])

@@ -205,8 +205,8 @@ def train(cfg: Config, run) -> Trained:
     else:
         train_args = dict(x=data.train.x, y=data.train.y, batch_size=cfg.batch_size)
     # Before each validation (and so before early stopping reads it), batch normalisation's moving averages become
-    # the statistics of 400 training videos under the current weights: the lagging averages had scored the first
-    # epochs' validation loss at 17-19 while the training loss was 8 falling to 3.
+    # the statistics of 400 training videos under the current weights: with the lagging averages the first epochs'
+    # validation loss sat far above training (docs/lessons.md).
     precise = training.precise_batch_norm(data.train.x[:400])
     fit = model.fit(**train_args, validation_data=(data.val.x, data.val.y), epochs=cfg.epochs, verbose=0,
                     callbacks=[*run.callbacks(), precise, training.early_stopping("val_loss", patience=4)])
