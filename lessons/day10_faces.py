@@ -67,9 +67,10 @@ LESSON = LessonInfo(
     seeds=("002",),
     topics=("face detection", "sliding window", "image pyramid", "non-max suppression", "hard negative mining",
             "contrastive learning", "embedding", "instance matching"),
-    summary=("A face/non-face CNN on lfw_subset becomes a multi-scale sliding-window detector, tested on the "
-             "astronaut's face (found on 1 of 3 seeds: a real photo's distractors outrank it); a contrastively "
-             "trained embedding re-finds held-out faces under distortions."),
+    summary=("A face/non-face CNN on lfw_subset becomes a multi-scale sliding-window detector, tested on one real "
+             "photo (the astronaut), where a photo's own distractors can outrank the face; a contrastively trained "
+             "embedding re-finds held-out photos under distortions (matching a photo, not recognising a person), "
+             "against raw pixels and HOG."),
     bars=(Bar("test_accuracy", ">=", 0.90), Bar("astronaut_iou", ">=", 0.5), Bar("matching_top1", ">=", 0.80)),
     quantized_tolerance=0.02,  # int8 classifier: at most one of the 50 held-out windows more wrong
     distribute=False,  # the contrastive loop is hand-written for one device

@@ -50,11 +50,10 @@ def test_a_question_finds_its_subject_by_attention_over_the_cells(lesson):
 
     cfg = lesson.Config.quick()
     model = lesson.build_model(cfg)
-    names = ("fine_cells", "attention", "subject", "objects", "is_subject")
+    names = ("fine_cells", "attention", "subject", "objects")
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
     images = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    fine, where, subject, objs, overlap = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)],
-                                                        verbose=0)
+    fine, where, subject, objs = probe.predict([images, lesson.QUESTIONS[None].repeat(2, axis=0)], verbose=0)
     assert where.shape == (2, 36, 16 * 16) and fine.shape == (2, 16 * 16, cfg.filters + 5)
     np.testing.assert_allclose(where.sum(-1), 1.0, rtol=1e-5)  # each question: a softmax over the 16x16 cells
     np.testing.assert_allclose(subject, np.einsum("bqc,bcd->bqd", where, fine), rtol=1e-4, atol=1e-5)
@@ -64,14 +63,13 @@ def test_a_question_finds_its_subject_by_attention_over_the_cells(lesson):
     assert not np.allclose(where[:, 0], where[:, 6])
     assert all(layer.name not in ("first_six", "colour") for layer in model.layers)  # no colour one-hot read-out
     # The objects g relates the subject to: the paper's, every cell of a stride-2 conv (8x8), each with its
-    # mean colour and (x, y); and how much of the question's attention lies on each (its 2x2 fine cells).
+    # mean colour and (x, y).
     assert objs.shape == (2, 8 * 8, cfg.filters + 5)
     ys, xs = np.meshgrid(np.linspace(-1, 1, 8), np.linspace(-1, 1, 8), indexing="ij")
     np.testing.assert_allclose(objs[0, :, -2:], np.stack([xs, ys], -1).reshape(64, 2), atol=1e-6)  # row by row
-    blocks = where.reshape(2, 36, 8, 2, 8, 2).sum(axis=(3, 5)).reshape(2, 36, 64)
-    assert overlap.shape == (2, 36, 64, 1)
-    np.testing.assert_allclose(overlap[..., 0], blocks, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(overlap.sum(axis=(2, 3)), 1.0, rtol=1e-5)
+    # g is not told which object cells the attention rests on (an earlier build was, and on some seeds the
+    # attention looked away from the subject): the subject's own features reach g only through its average.
+    assert all(layer.name not in ("is_subject", "g_self") for layer in model.layers)
 
 
 def test_the_query_reads_only_the_questions_colour(lesson):
