@@ -67,7 +67,7 @@ LESSON = LessonInfo(
              "among a CNN's cells, and a relation network relates it to every cell of a coarser map (the paper's "
              "objects), against the paper's CNN+MLP with the same CNN, colour and coordinate channels. Each run also "
              "measures whether the attention lands on the subject or looks away, leaving g to decode the subject's "
-             "position from the rest (a fragile route the fp16 export check catches)."),
+             "position from the rest."),
     bars=(Bar("relational_accuracy", ">=", 0.85), Bar("non_relational_accuracy", ">=", 0.95),
           Bar("baseline_non_relational_accuracy", ">=", 0.90)),
     quantized_tolerance=0.02,
@@ -306,7 +306,7 @@ def train(cfg: Config, run) -> Trained:
              f"the empty ones with {found['gate_on_background']:.2f}",
              f"the subject's (x, y) that g reads = {found['position_slope']:+.2f} x the asked object's "
              f"(r {found['position_r']:+.2f})" + (": the attention looks away from the subject, and g decodes its "
-                                                  "position from the rest, a tenth of its size or less (fragile)"
+                                                  "position from the rest, a tenth of its size or less (closest pays)"
                                                   if found["position_slope"] < 0 else "")]
     return Trained(exports={"model": models["relation network"]}, history=history, notes=notes,
                    metrics={**rn, "relational_gap": rn["relational_accuracy"] - mlp["relational_accuracy"],

@@ -27,7 +27,7 @@ WALL_S: dict[str, int] = {
     "summarization": 39,
     "assistant-intents": 10,
     "captioning": 102,
-    "vqa": 272,
+    "vqa": 393,
     "lip-reading": 87,
     "flappy-dqn": 103,
 }
