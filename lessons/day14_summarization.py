@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import functools
 
 import keras
 import numpy as np
@@ -51,6 +50,8 @@ import numpy as np
 from dlbootcamp.data import corpus
 from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
+from dlbootcamp.extractive import (cut, document_centrality, paired_gain, rouge1_scorer, sentence_precision,
+                                   tfidf_orders, tune_tfidf)
 from dlbootcamp.text import Vocabulary, sentences
 
 LESSON = LessonInfo(
@@ -103,22 +104,6 @@ class Config:
 
 # --- text -> the scorer's inputs (host side: what the sidecar describes) ------------------------------
 
-def document_centrality(toks: list[list[str]]) -> np.ndarray:
-    """Each sentence's summed cosine similarity to the others (TF-IDF with the document's own IDF), in [0, 1]."""
-    words_ = sorted({w for t in toks for w in t})
-    if len(toks) < 2 or not words_:
-        return np.zeros(len(toks), np.float32)
-    index = {w: k for k, w in enumerate(words_)}
-    tf = np.zeros((len(toks), len(words_)), np.float32)
-    for i, t in enumerate(toks):
-        for w in t:
-            tf[i, index[w]] += 1
-    bag = tf * (np.log((1 + len(toks)) / (1 + (tf > 0).sum(axis=0))) + 1)
-    bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-12)
-    c = (bag @ bag.T).sum(axis=1) - (bag * bag).sum(axis=1)
-    return (c - c.min()) / max(c.max() - c.min(), 1e-12)
-
-
 def sentence_inputs(sents: list[str], vocab: Vocabulary, max_len: int) -> list[np.ndarray]:
     """The scorer's three inputs for every sentence of one document, in ``model.inputs`` order.
 
@@ -139,37 +124,6 @@ def sentence_inputs(sents: list[str], vocab: Vocabulary, max_len: int) -> list[n
             ctx[i, j] = np.log1p(count[w] - own[w]), (df[w] - 1) / max(n - 1, 1)
         pos[i, :5] = i / n, float(i == 0), 1 / (1 + i), len(t) / 50, np.log(n) / 4
     return [vocab.encode_batch(sents, max_len), ctx, pos]
-
-
-class _CachedStemmer:
-    """rouge-score's Porter stemmer, remembered per word (labels stem every word of the corpus)."""
-
-    def __init__(self):
-        from nltk.stem import porter
-
-        self.stem = functools.lru_cache(maxsize=None)(porter.PorterStemmer().stem)
-
-
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    return _CachedStemmer()
-
-
-def rouge_tokens(text: str) -> list[str]:
-    """The tokens ROUGE-1 compares (rouge-score's tokenizer with its stemmer)."""
-    from rouge_score import tokenize
-
-    return tokenize.tokenize(text, _stemmer())
-
-
-def sentence_precision(sents: list[str], reference: str) -> np.ndarray:
-    """Each sentence's share of words that the reference contains (clipped counts: ROUGE-1 precision)."""
-    ref = collections.Counter(rouge_tokens(reference))
-    prec = []
-    for s in sents:
-        got = collections.Counter(rouge_tokens(s))
-        prec.append(sum(min(c, ref[w]) for w, c in got.items()) / max(sum(got.values()), 1))
-    return np.asarray(prec, np.float32)
 
 
 def overlap_labels(sents: list[str], reference: str, oracle: bool = False) -> np.ndarray:
@@ -400,79 +354,13 @@ def summarizer(predict, vocab: Vocabulary, max_len: int):
     return summarize
 
 
-# --- the TF-IDF centrality baseline (settings chosen on dev) ------------------------------------------
-
-def centrality(vectors: np.ndarray, backward_weight: float) -> np.ndarray:
-    """Cosine similarity summed over the sentences after each one, plus ``backward_weight`` x over those before
-    (1: plain centrality, LexRank-style; 0: PacSum's directed form, a sentence that opens a topic)."""
-    sims = vectors @ vectors.T
-    return np.triu(sims, 1).sum(axis=1) + backward_weight * np.tril(sims, -1).sum(axis=1)
-
-
-def salience(vectors: np.ndarray, backward_weight: float = 1.0, position_weight: float = 0.0) -> np.ndarray:
-    """Centrality scaled to [0, 1] plus ``position_weight`` x (1 - i/n) (MEAD's position prior)."""
-    c = centrality(vectors, backward_weight)
-    return (c - c.min()) / max(c.max() - c.min(), 1e-12) + position_weight * (1 - np.arange(len(c)) / len(c))
-
-
-def tfidf_orders(documents, backward_weight: float = 1.0, position_weight: float = 0.0):
-    """document sentences -> indices by TF-IDF centrality (IDF over the sentences of ``documents``)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer().fit([s for doc in documents for s in doc])
-
-    def order(sents: list[str]) -> np.ndarray:
-        sparse = vectorizer.transform(sents)
-        # only the words this document uses: the same dot products as the full vocabulary's width, 50x faster
-        bag = sparse[:, np.unique(sparse.nonzero()[1])].toarray()
-        bag /= np.maximum(np.linalg.norm(bag, axis=1, keepdims=True), 1e-12)
-        return np.argsort(-salience(bag, backward_weight, position_weight), kind="stable")
-
-    return order
-
-
-TFIDF_GRID = {"backward_weight": (-1.0, 0.0, 1.0), "position_weight": (0.0, 0.5, 1.0, 2.0)}
-
-
-def tune_tfidf(documents, references) -> dict:
-    """The TF-IDF centrality settings with the best dev ROUGE-1 (the baseline tuned as the model is)."""
-    scorer = _rouge()
-    best = None
-    for bw in TFIDF_GRID["backward_weight"]:
-        for pw in TFIDF_GRID["position_weight"]:
-            order = tfidf_orders(documents, bw, pw)
-            got = np.mean([scorer.score(ref, cut(s, order(s), len(ref.split())))["rouge1"].recall
-                           for s, ref in zip(documents, references)])
-            if best is None or got > best[0] + 1e-12:
-                best = (got, {"backward_weight": bw, "position_weight": pw})
-    return best[1]
-
-
 # --- evaluate: ROUGE at the reference's length, against lead, TF-IDF centrality and random --------------
-
-def cut(sents: list[str], order, n_words: int) -> str:
-    """Sentences taken in ``order`` until ``n_words`` words, shown in document order, cut at ``n_words``."""
-    taken, count = [], 0
-    for i in order:
-        taken.append(int(i))
-        count += len(sents[i].split())
-        if count >= n_words:
-            break
-    return " ".join(" ".join(sents[i] for i in sorted(taken)).split()[:n_words])
-
-
-@functools.lru_cache(maxsize=1)
-def _rouge():
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
-
 
 def rouge_scores(model_order, data: Data, documents, references,
                  methods=("model", "lead", "random", "tfidf", "oracle")) -> dict[str, list[float]]:
     """Per document, the ROUGE-1 recall of each method's summary, cut to the reference's length ("oracle": the
     ceiling, which reads the reference and takes the sentences with most overlap first)."""
-    scorer, rng = _rouge(), np.random.default_rng(data.seed)
+    scorer, rng = rouge1_scorer(), np.random.default_rng(data.seed)
     tfidf = tfidf_orders(documents, **data.tfidf)
     scored = {m: [] for m in methods}
     for sents, ref in zip(documents, references):
@@ -484,14 +372,6 @@ def rouge_scores(model_order, data: Data, documents, references,
             scored[m].append(float(np.mean([scorer.score(ref, cut(sents, o, len(ref.split())))["rouge1"].recall
                                             for o in options[m]()])))
     return scored
-
-
-def paired_gain(model: list[float], baseline: list[float], seed: int) -> tuple[float, float, float]:
-    """Mean per-document gain and its 95% paired bootstrap interval (2,000 resamples of the documents)."""
-    gains = np.asarray(model) - np.asarray(baseline)
-    boot = np.random.default_rng(seed).choice(gains, (2000, len(gains))).mean(axis=1)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return float(gains.mean()), float(low), float(high)
 
 
 def evaluate(predict, data: Data, details: bool = False):

@@ -102,7 +102,6 @@ def test_summaries_keep_the_ratio_in_document_order_and_check_it():
     assert summarize("?!", 0.5) == ""
     with pytest.raises(ValueError, match=r"Invalid ratio 1\.5: expected a fraction of the sentences in \(0, 1\]"):
         summarize(text, 1.5)
-    assert module.cut(["one two three.", "four five.", "six."], [1, 2, 0], 3) == "four five. six."
 
 
 def test_rouge_evaluation_rewards_the_sentence_the_reference_retells():
@@ -118,24 +117,6 @@ def test_rouge_evaluation_rewards_the_sentence_the_reference_retells():
     assert mined["mined_test_rouge1"] == 1.0 and mined["mined_test_lead_rouge1"] == metrics["lead_rouge1"]
     lead = module.evaluate(lambda x: -x[2][:, :1], data)  # scores by -position: the lead itself
     assert lead["rouge1"] == pytest.approx(lead["lead_rouge1"]) and lead["rouge1_gain_over_best_baseline_ci_low"] <= 0
-
-
-def test_paired_bootstrap_interval_is_above_zero_only_for_a_steady_gain():
-    module = lesson()
-    mean, low, high = module.paired_gain([0.5] * 30, [0.4] * 30, seed=0)
-    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
-    noisy = module.paired_gain([0.5, 0.3] * 15, [0.4] * 30, seed=0)  # +0.1 and -0.1 alternate
-    assert noisy[0] == pytest.approx(0.0) and noisy[1] < 0 < noisy[2]
-
-
-def test_tfidf_baseline_is_tuned_on_dev_and_can_drop_the_position_prior():
-    module = lesson()
-    docs = [["Grass grows.", "Rain falls.", "The king rode out. The king fought. The king won."][:2]
-            + ["The king rode out.", "The king fought the battle.", "The king won the battle."]] * 3
-    refs = ["The king fought and won the battle."] * 3
-    chosen = module.tune_tfidf(docs, refs)
-    assert chosen["position_weight"] == 0.0  # the lead is wrong here; the prior would only hurt
-    assert chosen["backward_weight"] in module.TFIDF_GRID["backward_weight"]
 
 
 @needs_kjv

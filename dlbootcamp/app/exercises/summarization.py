@@ -19,14 +19,14 @@ def centrality(vectors, backward_weight):
 def _verify_centrality(fn) -> None:
     import numpy as np
 
-    from dlbootcamp.lessons import day14_summarization as lesson
+    from dlbootcamp import extractive
 
     rng = np.random.default_rng(14)
     v = rng.normal(0, 1, (7, 5))
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     for weight in (-1.0, 0.0, 0.5):
         got = np.asarray(fn(v.copy(), weight), np.float64)
-        expected = lesson.centrality(v, weight)
+        expected = extractive.centrality(v, weight)
         expect_shape(f"centrality(7 sentences, {weight})", got, (7,))
         sims = v @ v.T
         if np.allclose(got, expected + 1.0, atol=1e-6) or (weight and np.allclose(got, expected + weight, atol=1e-6)):
@@ -35,7 +35,7 @@ def _verify_centrality(fn) -> None:
         if weight != 1.0 and np.allclose(got, np.tril(sims, -1).sum(1) + weight * np.triu(sims, 1).sum(1), atol=1e-6):
             raise Wrong(f"with backward_weight={weight} you weighted the sentences *after* each one; they count fully, "
                         "and the ones before it are weighted.")
-        expect_close(f"centrality(vectors, backward_weight={weight}) against the lesson's", got, expected, atol=1e-6)
+        expect_close(f"centrality(vectors, backward_weight={weight}) against dlbootcamp.extractive's", got, expected, atol=1e-6)
 
 
 # --- 2. predict an outcome: what the position prior keeps when nothing is central ------------------------------
@@ -46,11 +46,11 @@ PREDICTED_KEPT = [0, 1]  # no similarities: centrality is flat, the position pri
 def _verify_kept(value) -> None:
     import numpy as np
 
-    from dlbootcamp.lessons import day14_summarization as lesson
+    from dlbootcamp import extractive
 
     if not isinstance(value, (list, tuple)) or not all(isinstance(i, int) for i in value):
         raise Wrong(f"PREDICTED_KEPT is {value!r}; expected a list of sentence positions (ints), e.g. [2, 4].")
-    scores = lesson.salience(np.eye(5), position_weight=2.0)  # five sentences, no two alike
+    scores = extractive.salience(np.eye(5), position_weight=2.0)  # five sentences, no two alike
     kept = sorted(int(i) for i in np.argsort(-scores, kind="stable")[:2])
     if sorted(value) != kept:
         raise Wrong(f"PREDICTED_KEPT = {sorted(value)}: when no sentence is similar to another, centrality is the same "
@@ -120,7 +120,7 @@ EXERCISES = (
              centrality, _verify_centrality),
     Exercise(2, "predict", "when nothing is central",
              "Before running it: five sentences whose vectors are all orthogonal (`np.eye(5)`: no two alike) are "
-             "scored by the lesson's `salience(vectors, position_weight=2.0)` (the TF-IDF baseline's setting, chosen on "
+             "scored by the TF-IDF baseline's `dlbootcamp.extractive.salience(vectors, position_weight=2.0)` (its setting, chosen on "
              "dev), and the best two are kept. Which positions "
              "(0 = the first sentence)? Write them as `PREDICTED_KEPT`, then check. What does that say about the "
              "lead baseline?",
