@@ -28,6 +28,18 @@ needs_freedict = pytest.mark.skipif(
 )
 
 
+@pytest.hookimpl(wrapper=True)  # a wrapper: it runs before xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(config, items):
+    """The suite runs on two pytest-xdist workers (``-n 2 --dist loadgroup`` in setup.cfg). A test file's tests
+    stay together on one worker, so its module-scoped fixtures (a lesson's quick run, the executed notebooks)
+    run once; the tour's lessons are independent and spread over both workers."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if not path.endswith("test_tour.py"):
+            item.add_marker(pytest.mark.xdist_group(path))
+    return (yield)
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `dlbootcamp ARGS...` in-process; returns (exit code, stdout, stderr)."""
@@ -97,3 +109,4 @@ def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str
     assert all(found and not [op for op in found if op.startswith("CUSTOM:")] for found in ops.values()), ops
     assert metric is None or all(r["metric"] == metric for r in int8)
     return report
+
