@@ -72,6 +72,27 @@ def random_windows(images: Sequence[np.ndarray], size: int, scales: Sequence[flo
     return np.concatenate(found)
 
 
+def pasted(patches: Sequence[np.ndarray], backgrounds: Sequence[np.ndarray], sizes: tuple[int, int], *, seed: int,
+           canvas: int = 320) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Test images with known boxes: patch i, enlarged to a random side within ``sizes``, pasted at a random
+    place on a random ``canvas``-square crop of 2-D background ``i % len(backgrounds)``. Returns (images,
+    boxes (N, 4) as y0, x0, y1, x1)."""
+    from skimage import transform
+
+    rng = np.random.default_rng(seed)
+    images, boxes = [], []
+    for i, patch in enumerate(patches):
+        bg = backgrounds[i % len(backgrounds)]
+        y, x = (int(rng.integers(0, d - canvas + 1)) for d in bg.shape[:2])
+        image = bg[y:y + canvas, x:x + canvas].copy()
+        side = int(rng.integers(sizes[0], min(sizes[-1], canvas) + 1))
+        fy, fx = (int(v) for v in rng.integers(0, canvas - side + 1, 2))
+        image[fy:fy + side, fx:fx + side] = transform.resize(patch, (side, side), order=1)
+        images.append(image)
+        boxes.append((fy, fx, fy + side, fx + side))
+    return tuple(images), np.asarray(boxes, np.float32).reshape(-1, 4)
+
+
 def hard_negatives(predict: Callable[[np.ndarray], np.ndarray], images: Sequence[np.ndarray], size: int,
                    scales: Sequence[float], stride: int, per_image: int) -> np.ndarray:
     """The windows of object-free images that ``predict`` scores highest - its most confident

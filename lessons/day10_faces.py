@@ -183,23 +183,10 @@ def composites(faces: np.ndarray, sizes: tuple[int, int], seed: int, canvas: int
     """Validation detection images: each face (25x25) enlarged to a random side within ``sizes`` and
     pasted at a random place on a ``canvas``-square crop of a face-free photo the detector never mined
     negatives from. Returns (images, boxes (V, 4) as y0, x0, y1, x1)."""
-    from skimage import transform
-
     from dlbootcamp.data import photos
 
-    rng = np.random.default_rng(seed)
     backgrounds = [gray(photos.load(n)) for n in VAL_BACKGROUNDS]
-    images, boxes = [], []
-    for i, face in enumerate(faces):
-        bg = backgrounds[i % len(backgrounds)]
-        y, x = (int(rng.integers(0, d - canvas + 1)) for d in bg.shape[:2])
-        image = bg[y:y + canvas, x:x + canvas].copy()
-        side = int(rng.integers(sizes[0], min(sizes[-1], canvas) + 1))
-        fy, fx = (int(v) for v in rng.integers(0, canvas - side + 1, 2))
-        image[fy:fy + side, fx:fx + side] = transform.resize(face[..., 0], (side, side), order=1)
-        images.append(image)
-        boxes.append((fy, fx, fy + side, fx + side))
-    return tuple(images), np.asarray(boxes, np.float32).reshape(-1, 4)
+    return detection.pasted(faces[..., 0], backgrounds, sizes, seed=seed, canvas=canvas)
 
 
 def representative_data(data: FaceData, n: int = 200, split: str = "train"):

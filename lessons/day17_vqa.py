@@ -52,9 +52,8 @@ import numpy as np
 from dlbootcamp import data as datasets
 from dlbootcamp import plots, training
 from dlbootcamp.errors import UserError
-from dlbootcamp.worlds import scenes
 from dlbootcamp.worlds.sort_of_clevr import (ANSWERS, COLOURS, KIND_NAMES, N_OBJECTS, QUESTION_TEXTS, QUESTIONS,
-                                             RELATIONAL, answer_all, make_split)
+                                             RELATIONAL, answer_all, make_split, painted_cells)
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
 
 LESSON = LessonInfo(
@@ -328,10 +327,10 @@ def subjects_found(model: keras.Model, split: datasets.Split) -> dict:
     where, gates, subject = keras.Model(model.inputs, [model.get_layer(n).output for n in layers]).predict(
         model_inputs(split), verbose=0, batch_size=64)
     gates = gates[..., 0]
-    side = int(round(np.sqrt(where.shape[-1])))
-    painted = painted_cells(split, side)  # (n, colours, side * side)
+    side, coarse = (int(round(np.sqrt(a.shape[-1]))) for a in (where, gates))  # 16 and 8 cells a side
+    painted = painted_cells(split.x, side)  # (n, colours, side * side)
     mass = np.einsum("nqx,ncx->nqc", where, painted)
-    touched = painted_cells(split, int(round(np.sqrt(gates.shape[-1])))).any(axis=1)  # (n, 64)
+    touched = painted_cells(split.x, coarse).any(axis=1)  # (n, 64)
     asked = QUESTIONS[:, :N_OBJECTS].argmax(-1)  # (36,) the colour each question names
     centres = np.einsum("ncx,xd->ncd", painted, cell_coordinates(side, side).reshape(-1, 2)) / np.maximum(
         painted.sum(-1, keepdims=True), 1)  # (n, colours, 2): the mean (x, y) of the cells each object touches
@@ -340,13 +339,6 @@ def subjects_found(model: keras.Model, split: datasets.Split) -> dict:
     return {"where": where, "mass": mass, "found": float((mass.argmax(-1) == asked).mean()), "gates": gates,
             "gate_on_objects": float(gates[touched].mean()), "gate_on_background": float(gates[~touched].mean()),
             "position_slope": slope, "position_r": float(np.corrcoef(target, got)[0, 1])}
-
-
-def painted_cells(split: datasets.Split, side: int) -> np.ndarray:
-    """(n, colours, side * side): which cells of a side x side grid each colour's object touches."""
-    (n, h), rgb = split.x.shape[:2], np.round(np.array([scenes.COLOURS[c] for c in COLOURS]) * 255)[:, None, None]
-    painted = (split.x[:, None] == rgb).all(-1).reshape(n, N_OBJECTS, side, h // side, side, h // side)
-    return painted.any(axis=(3, 5)).reshape(n, N_OBJECTS, -1)
 
 
 # --- pictures --------------------------------------------------------------------------------------

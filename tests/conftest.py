@@ -34,10 +34,16 @@ def pytest_collection_modifyitems(config, items):
     stay together on one worker, so its module-scoped fixtures (a lesson's quick run, the executed notebooks)
     run once; the tour's lessons are independent and spread over both workers."""
     for item in items:
-        path = item.nodeid.split("::")[0]
-        if not path.endswith("test_tour.py"):
-            item.add_marker(pytest.mark.xdist_group(path))
+        group = xdist_group_of(item.nodeid)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
     return (yield)
+
+
+def xdist_group_of(nodeid: str) -> str | None:
+    """The test's file, which its tests share a worker by; None for the tour's independent lessons."""
+    path = nodeid.split("::")[0]
+    return None if path.endswith("test_tour.py") else path
 
 
 @pytest.fixture

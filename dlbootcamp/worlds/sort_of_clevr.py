@@ -67,3 +67,11 @@ def make_split(n: int, image_size: int, seed: tuple[int, int]) -> datasets.Split
     drawn = [scenes.random_scene(rng, image_size=image_size, n_objects=6, shapes=SHAPES, colours=COLOURS,
                                  sizes=(OBJECT_SIZE,)) for _ in range(n)]
     return datasets.Split(scenes.render_many(drawn, np.uint8), np.stack([answer_all(s) for s in drawn]))
+
+
+def painted_cells(images: np.ndarray, side: int) -> np.ndarray:
+    """(n, colours, side * side): which cells of a side x side grid each colour's object touches in ``images``
+    (n, h, h, 3) uint8 - exact, since every object is drawn in its colour's own RGB."""
+    (n, h), rgb = images.shape[:2], np.round(np.array([scenes.COLOURS[c] for c in COLOURS]) * 255)[:, None, None]
+    painted = (images[:, None] == rgb).all(-1).reshape(n, N_OBJECTS, side, h // side, side, h // side)
+    return painted.any(axis=(3, 5)).reshape(n, N_OBJECTS, -1)

@@ -35,6 +35,19 @@ def test_answers_follow_the_scene(lesson):
     assert blue == ["square", "right", "bottom", "square", "circle", "4"]  # closest: gray, furthest: red
 
 
+def test_painted_cells_mark_the_cells_each_object_touches():
+    from dlbootcamp.worlds import sort_of_clevr
+
+    objs = [("red", "square", 10, 10), ("green", "square", 50, 50)]  # squares: x, y +- 5 pixels
+    image = scenes.render_many([scenes.Scene(tuple(scenes.Obj(c, s, x, y, 5.0) for c, s, x, y in objs), 64)],
+                               np.uint8)
+    painted = sort_of_clevr.painted_cells(image, 8)  # (1, 6 colours, 64 cells of 8x8 pixels)
+    assert painted.shape == (1, 6, 64)
+    red, green = (np.flatnonzero(painted[0, sort_of_clevr.COLOURS.index(c)]) for c in ("red", "green"))
+    assert set(red) == {0, 1, 8, 9} and set(green) == {45, 46, 53, 54}  # pixels 5-14: cells 0-1; 45-54: 5-6
+    assert painted[0].sum() == 8  # the four other colours are not in the picture
+
+
 def test_data_is_seeded_with_every_colour_once(lesson):
     cfg = lesson.Config.quick()
     a, b = lesson.load_data(cfg), lesson.load_data(cfg)
