@@ -5,7 +5,7 @@ extractive summariser is measured with and against, so that a lesson's file is i
 
 - :func:`cut` - a summary as long as its reference (sentences taken in a given order, shown in
   document order), so that ROUGE recall compares like with like;
-- :func:`rouge1_scorer`, :func:`rouge_tokens`, :func:`sentence_precision` - rouge-score's ROUGE-1 with
+- :func:`rouge1_recall`, :func:`rouge1_scorer`, :func:`rouge_tokens`, :func:`sentence_precision` - rouge-score's ROUGE-1 with
   its stemmer, and each sentence's share of words a reference contains (the oracle's order);
 - :func:`centrality`, :func:`salience`, :func:`tfidf_orders`, :func:`tune_tfidf` - the TF-IDF
   centrality baseline (LexRank-style, PacSum's directed form, MEAD's position prior), its two
@@ -87,6 +87,11 @@ def rouge1_scorer():
     return rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
 
 
+def rouge1_recall(sents: list[str], order, reference: str) -> float:
+    """ROUGE-1 recall of the summary taken in ``order`` and :func:`cut` to the reference's length."""
+    return rouge1_scorer().score(reference, cut(sents, order, len(reference.split())))["rouge1"].recall
+
+
 def paired_gain(model: list[float], baseline: list[float], seed: int) -> tuple[float, float, float]:
     """Mean per-document gain and its 95% paired bootstrap interval (2,000 resamples of the documents)."""
     gains = np.asarray(model) - np.asarray(baseline)
@@ -129,13 +134,11 @@ TFIDF_GRID = {"backward_weight": (-1.0, 0.0, 1.0), "position_weight": (0.0, 0.5,
 
 def tune_tfidf(documents, references) -> dict:
     """The TF-IDF centrality settings with the best dev ROUGE-1 (the baseline tuned as the model is)."""
-    scorer = rouge1_scorer()
     best = None
     for bw in TFIDF_GRID["backward_weight"]:
         for pw in TFIDF_GRID["position_weight"]:
             order = tfidf_orders(documents, bw, pw)
-            got = np.mean([scorer.score(ref, cut(s, order(s), len(ref.split())))["rouge1"].recall
-                           for s, ref in zip(documents, references)])
+            got = np.mean([rouge1_recall(s, order(s), ref) for s, ref in zip(documents, references)])
             if best is None or got > best[0] + 1e-12:
                 best = (got, {"backward_weight": bw, "position_weight": pw})
     return best[1]

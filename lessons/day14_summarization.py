@@ -50,8 +50,8 @@ import numpy as np
 from dlbootcamp.data import corpus
 from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
-from dlbootcamp.extractive import (cut, document_centrality, paired_gain, rouge1_scorer, sentence_precision,
-                                   tfidf_orders, tune_tfidf)
+from dlbootcamp.extractive import (document_centrality, paired_gain, rouge1_recall, sentence_precision, tfidf_orders,
+                                   tune_tfidf)
 from dlbootcamp.text import Vocabulary, sentences
 
 LESSON = LessonInfo(
@@ -360,7 +360,7 @@ def rouge_scores(model_order, data: Data, documents, references,
                  methods=("model", "lead", "random", "tfidf", "oracle")) -> dict[str, list[float]]:
     """Per document, the ROUGE-1 recall of each method's summary, cut to the reference's length ("oracle": the
     ceiling, which reads the reference and takes the sentences with most overlap first)."""
-    scorer, rng = rouge1_scorer(), np.random.default_rng(data.seed)
+    rng = np.random.default_rng(data.seed)
     tfidf = tfidf_orders(documents, **data.tfidf)
     scored = {m: [] for m in methods}
     for sents, ref in zip(documents, references):
@@ -369,8 +369,7 @@ def rouge_scores(model_order, data: Data, documents, references,
                    "tfidf": lambda: [tfidf(sents)],
                    "oracle": lambda: [np.argsort(-sentence_precision(sents, ref), kind="stable")]}
         for m in methods:
-            scored[m].append(float(np.mean([scorer.score(ref, cut(sents, o, len(ref.split())))["rouge1"].recall
-                                            for o in options[m]()])))
+            scored[m].append(float(np.mean([rouge1_recall(sents, o, ref) for o in options[m]()])))
     return scored
 
 
