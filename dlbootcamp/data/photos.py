@@ -6,6 +6,8 @@ patches of one photo, so a model scored on a test photo has never seen any part 
 - ``PHOTOS``: name -> loader, natural photos (people, animals, objects, a moon, a retina...);
 - ``TRAIN_PHOTOS`` / ``TEST_PHOTOS``: the fixed split;
 - ``TEXTURES``: stationary textures (brick, grass, gravel) for style and texture lessons;
+- ``PORTRAITS``: photos outside the split, kept for one lesson's validation (Grace Hopper, from
+  matplotlib's sample data: a second frontal face beside scikit-image's astronaut);
 - ``load(name, mode)``: float32 in [0, 1] as RGB (H, W, 3), grey (H, W, 1) or luma Y (H, W, 1);
 - ``random_patches``: seeded crops for training; ``tile``/``untile``: run a fixed-size,
   fully convolutional model on a whole image of any size, tile by tile.
@@ -47,20 +49,31 @@ PHOTOS: dict[str, Callable[[], np.ndarray]] = {
     "immunohistochemistry": _skimage("immunohistochemistry"), "motorcycle": _skimage("stereo_motorcycle"),
     "cell": _skimage("cell"), "china": _sklearn(0), "flower": _sklearn(1),
 }
+def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import matplotlib.image
+        from matplotlib import cbook
+
+        return matplotlib.image.imread(cbook.get_sample_data(filename, asfileobj=False))
+
+    return load
+
+
 TEST_PHOTOS = ("chelsea", "coffee", "flower", "camera")  # held out: never cropped for training
 TRAIN_PHOTOS = tuple(n for n in PHOTOS if n not in TEST_PHOTOS)
 TEXTURES: dict[str, Callable[[], np.ndarray]] = {n: _skimage(n) for n in ("brick", "grass", "gravel")}
+PORTRAITS: dict[str, Callable[[], np.ndarray]] = {"grace_hopper": _matplotlib("grace_hopper.jpg")}  # not in PHOTOS
 MODES = ("rgb", "gray", "y")
 LUMA = "Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601 luma, full range), float32 in [0, 1]"
 
 
 def names() -> tuple[str, ...]:
-    return tuple(PHOTOS) + tuple(TEXTURES)
+    return tuple(PHOTOS) + tuple(TEXTURES) + tuple(PORTRAITS)
 
 
 def load(name: str, mode: str = "rgb") -> np.ndarray:
     """A bundled photo or texture as float32 in [0, 1]: (H, W, 3) for "rgb", (H, W, 1) for "gray"/"y"."""
-    loader = PHOTOS.get(name) or TEXTURES.get(name)
+    loader = PHOTOS.get(name) or TEXTURES.get(name) or PORTRAITS.get(name)
     if loader is None:
         raise UserError(f"Unknown photo {name!r}; expected one of {', '.join(names())}.")
     if mode not in MODES:

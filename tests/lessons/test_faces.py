@@ -56,10 +56,11 @@ def test_evaluate_scores_each_export_it_is_given(data):
         return faces.reshape(len(faces), -1)
 
     both = lesson.evaluate({"model": never_a_face, "embedder": identity_embed}, data)
-    detector = {"test_accuracy", "astronaut_iou", "detector_min_score", "val_detection_iou"}
+    detector = {"test_accuracy", "astronaut_iou", "detector_min_score", "val_detection_iou", "val_portrait_iou"}
     assert set(both) == detector | {"matching_top1"}
     assert both["test_accuracy"] == pytest.approx(0.5) and both["astronaut_iou"] == 0.0  # nothing above 0.5
-    assert both["val_detection_iou"] == 0.0 and both["detector_min_score"] == lesson.MIN_SCORES[0]  # a tie: lowest
+    assert both["val_detection_iou"] == both["val_portrait_iou"] == 0.0
+    assert both["detector_min_score"] == lesson.MIN_SCORES[0]  # a tie: the lowest
     assert 1 / len(data.gallery) < both["matching_top1"] <= 1.0
     assert set(lesson.evaluate(never_a_face, data)) == detector
 
@@ -76,18 +77,40 @@ def test_validation_composites_hold_validation_faces_at_known_boxes(data):
     assert not set(lesson.VAL_BACKGROUNDS) & set(lesson.FACE_FREE_PHOTOS)  # backgrounds never mined
 
 
+def test_validation_portrait_is_a_real_photo_outside_every_training_set(data):
+    from dlbootcamp.data import photos
+
+    assert data.val_portrait.shape == (512, 437) and data.val_portrait.dtype == np.float32
+    y0, x0, y1, x1 = lesson.VAL_PORTRAIT_BOX
+    assert 0 <= y0 < y1 <= 512 and 0 <= x0 < x1 <= 437
+    lo, hi = lesson.Config().face_sizes
+    assert lo <= y1 - y0 <= hi  # a face the full detector searches for
+    assert lesson.VAL_PORTRAIT not in (*lesson.FACE_FREE_PHOTOS, *lesson.VAL_BACKGROUNDS, *photos.PHOTOS)
+
+
 def test_detector_threshold_is_chosen_on_validation_composites(data):
     image = np.zeros((320, 320), np.float32)
     image[100:204, 120:224] = 1.0  # one bright 104-pixel square: the "face"
-    one = dataclasses.replace(data, val_images=(image,), val_boxes=np.array([[100, 120, 204, 224]], np.float32))
+    blank = np.zeros((512, 437), np.float32)  # a portrait where nothing is found
+    one = dataclasses.replace(data, val_images=(image,), val_boxes=np.array([[100, 120, 204, 224]], np.float32),
+                              val_portrait=blank)
 
     def brightness(windows):  # at most 0.65: only thresholds <= 0.6 let any window vote
         return 0.65 * windows.reshape(len(windows), -1).mean(1)
 
-    chosen, by_threshold = lesson.choose_min_score(brightness, one)
-    assert set(by_threshold) == set(lesson.MIN_SCORES)
-    assert by_threshold[0.7] == by_threshold[0.8] == by_threshold[0.9] == 0.0
-    assert chosen in (0.5, 0.6) and by_threshold[chosen] > 0.5
+    chosen, val = lesson.choose_min_score(brightness, one)
+    assert set(val["score"]) == set(lesson.MIN_SCORES)
+    assert val["composites"][0.7] == val["composites"][0.8] == val["composites"][0.9] == 0.0
+    assert chosen in (0.5, 0.6) and val["composites"][chosen] > 0.5 and val["portrait"][chosen] == 0.0
+    assert val["score"][chosen] == pytest.approx(0.5 * val["composites"][chosen])  # the portrait weighs half
+    # the portrait counts as much as all the composites: found there alone, it still decides
+    y0, x0, y1, x1 = (int(v) for v in lesson.VAL_PORTRAIT_BOX)
+    portrait = blank.copy()
+    portrait[y0:y1, x0:x1] = 1.0
+    only_portrait = dataclasses.replace(one, val_images=(np.zeros_like(image),), val_portrait=portrait)
+    chosen, val = lesson.choose_min_score(brightness, only_portrait)
+    assert chosen in (0.5, 0.6) and val["portrait"][chosen] > 0.5 and val["composites"][chosen] == 0.0
+    assert val["score"][chosen] == pytest.approx(0.5 * val["portrait"][chosen])
     fixed = lesson.evaluate(brightness, dataclasses.replace(one, min_score=0.9))
     assert fixed["detector_min_score"] == 0.9 and "val_detection_iou" not in fixed and fixed["astronaut_iou"] == 0.0
 
