@@ -173,3 +173,22 @@ def select(boxes: np.ndarray, scores: np.ndarray, *, score_threshold: float = 0.
     keep = non_max_suppression(kept_boxes, votes, max_boxes=max_boxes, iou_threshold=iou_threshold,
                                score_threshold=0.0)
     return Detections(kept_boxes[keep], kept_scores[keep], votes[keep], len(scores))
+
+
+def best_box_ious(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, box, *, size: int,
+                  scales: Sequence[float], stride: int, thresholds: Sequence[float]) -> dict[float, float]:
+    """IoU of the best box with ``box`` for each score threshold (0 when nothing is found): how a threshold is
+    chosen on images with a known box. The windows are scored once; the thresholds only change which vote."""
+    patches, boxes = pyramid_windows(image, size, scales, stride)
+    scores = score_windows(predict, patches)
+    found = {t: select(boxes, scores, score_threshold=t) for t in thresholds}
+    return {t: float(box_iou(f.boxes[0], box)) if len(f.boxes) else 0.0 for t, f in found.items()}
+
+
+def hog_descriptors(windows: np.ndarray, cell: int = 5) -> np.ndarray:
+    """HOG descriptors (N, D) of gray windows (N, H, W, 1), Dalal and Triggs' classical detection feature:
+    9 gradient orientations per ``cell``x``cell``-pixel cell, normalised over blocks of 2x2 cells."""
+    from skimage.feature import hog
+
+    return np.stack([hog(w[..., 0], orientations=9, pixels_per_cell=(cell, cell), cells_per_block=(2, 2))
+                     for w in windows]).astype(np.float32)

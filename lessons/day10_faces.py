@@ -51,6 +51,7 @@ docs/evidence/faces.md. Measured numbers (per seed, with the baselines): docs/le
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -256,22 +257,15 @@ def fit_classifier(cfg: Config, data: FaceData, extra_negatives: np.ndarray, cal
     return model, training.history_dict(fit)
 
 
-def best_box_ious(predict, image: np.ndarray, box, data: FaceData) -> dict[float, float]:
-    """IoU of the best box with ``box`` for each threshold in MIN_SCORES (0 when nothing is found). The
-    windows are scored once; the thresholds only change which of them vote."""
-    patches, boxes = detection.pyramid_windows(image, SIZE, data.scales, data.stride)
-    scores = detection.score_windows(predict, patches)
-    found = {t: detection.select(boxes, scores, score_threshold=t) for t in MIN_SCORES}
-    return {t: float(detection.box_iou(f.boxes[0], box)) if len(f.boxes) else 0.0 for t, f in found.items()}
-
-
 def choose_min_score(predict, data: FaceData) -> tuple[float, dict[str, dict[float, float]]]:
     """(the threshold with the best validation score, {"composites": mean IoU, "portrait": IoU, "score"} per
     threshold). The score is half the composites' mean best-box IoU plus half the portrait's: the one real
     face weighs as much as all the pasted squares (docs/evidence/faces.md, "A real validation face")."""
-    each = [best_box_ious(predict, image, box, data) for image, box in zip(data.val_images, data.val_boxes)]
+    ious = functools.partial(detection.best_box_ious, predict, size=SIZE, scales=data.scales, stride=data.stride,
+                             thresholds=MIN_SCORES)
+    each = [ious(image, box) for image, box in zip(data.val_images, data.val_boxes)]
     composites_ = {t: float(np.mean([e[t] for e in each])) for t in MIN_SCORES}
-    portrait = best_box_ious(predict, data.val_portrait, VAL_PORTRAIT_BOX, data)
+    portrait = ious(data.val_portrait, VAL_PORTRAIT_BOX)
     score = {t: 0.5 * composites_[t] + 0.5 * portrait[t] for t in MIN_SCORES}
     chosen = max(MIN_SCORES, key=lambda t: score[t])  # the first best: ties go to the lower threshold
     return chosen, {"composites": composites_, "portrait": portrait, "score": score}
@@ -383,21 +377,13 @@ def train(cfg: Config, run) -> Trained:
                    baselines=baselines)
 
 
-def hog(windows: np.ndarray) -> np.ndarray:
-    """HOG descriptors (N, D) of 25x25 gray windows: 9 orientations, 5x5-pixel cells, 2x2-cell blocks."""
-    from skimage.feature import hog as skimage_hog
-
-    return np.stack([skimage_hog(w[..., 0], orientations=9, pixels_per_cell=(5, 5), cells_per_block=(2, 2))
-                     for w in windows]).astype(np.float32)
-
-
 def hog_baseline(data: FaceData, log) -> dict[str, float]:
     """HOG + logistic regression for face/non-face (C chosen on validation), HOG + cosine for matching."""
     from sklearn.linear_model import LogisticRegression
 
     from dlbootcamp.baselines import tune
 
-    s = data.splits
+    hog, s = detection.hog_descriptors, data.splits
     best = tune(lambda c: LogisticRegression(C=c, max_iter=3000), (0.01, 0.1, 1.0, 10.0),
                 (hog(s.train.x), s.train.y), (hog(s.val.x), s.val.y))
     log(f"  HOG + logistic regression: C = {best.params:g} chosen on validation (accuracy {best.val_score:.3f})")

@@ -186,3 +186,28 @@ def test_non_max_suppression_drops_overlapping_weaker_boxes():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
     keep = detection.non_max_suppression(boxes, np.array([0.9, 0.8, 0.7]), iou_threshold=0.3, score_threshold=0.5)
     assert keep.tolist() == [0, 2]
+
+
+def test_best_box_ious_scores_once_and_judges_each_threshold():
+    image = np.zeros((120, 160), np.float32)
+    image[40:70, 90:120] = 1.0
+    calls = []
+
+    def capped(windows):  # bright windows score at most 0.75: thresholds above it find nothing
+        calls.append(len(windows))
+        return 0.75 * windows.reshape(len(windows), -1).mean(1)
+
+    ious = detection.best_box_ious(capped, image, (40, 90, 70, 120), size=10, stride=2, thresholds=(0.5, 0.6, 0.8),
+                                   scales=detection.window_scales(10, 30, 30, 1.25))
+    assert set(ious) == {0.5, 0.6, 0.8} and ious[0.8] == 0.0
+    assert ious[0.5] >= 0.5 and ious[0.6] >= 0.5
+    assert len(calls) == 1  # every window scored in one call, whatever the number of thresholds
+
+
+def test_hog_descriptors_see_gradient_direction_not_brightness():
+    ramp = np.tile(np.linspace(0, 1, 25, dtype=np.float32), (25, 1))[..., None]  # brightness rises left to right
+    windows = np.stack([ramp, ramp * 0.5 + 0.25, ramp.transpose(1, 0, 2)])  # same edges dimmer; turned 90 degrees
+    d = detection.hog_descriptors(windows)
+    assert d.shape == (3, 4 * 4 * 2 * 2 * 9) and d.dtype == np.float32  # 5x5 cells: 4x4 blocks of 2x2 cells
+    np.testing.assert_allclose(d[0], d[1], atol=1e-5)  # block normalisation: contrast does not matter
+    assert not np.allclose(d[0], d[2])  # direction does
