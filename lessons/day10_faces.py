@@ -100,8 +100,8 @@ class Config:
     random_negatives: int = 50  # random windows from each face-free photo, added before the first round
     mining_rounds: int = 4  # hard-negative mining rounds after the first training (chosen on validation, see above)
     negatives_per_photo: int = 15  # highest-scoring windows kept from each face-free photo per round
-    # detection: windows scoring at least this are candidates that vote. None: chosen from MIN_SCORES by the
-    # best-box IoU on the validation composites, for each predict function that is scored (Keras or an artifact)
+    # detection: windows scoring at least this are candidates that vote. None: chosen from MIN_SCORES on the
+    # validation composites and portrait (choose_min_score), for each predict function scored (Keras or artifact)
     min_score: float | None = None
     face_sizes: tuple[int, ...] = (48, 192)  # smallest and largest face side (pixels) the detector looks for
     scale_step: float = 1.15  # ratio between pyramid levels
@@ -136,7 +136,7 @@ class FaceData:
     astronaut: np.ndarray  # 512x512 gray, the detection test image
     scales: tuple[float, ...]  # pyramid factors the detector uses
     stride: int  # window step in pyramid pixels
-    min_score: float | None  # face score a window needs to vote (None: chosen on the validation composites)
+    min_score: float | None  # face score a window needs to vote (None: chosen on validation, choose_min_score)
     gallery: np.ndarray  # held-out faces (validation + test): the people we "know"
     queries: np.ndarray  # distorted copies of gallery faces
     query_ids: np.ndarray  # which gallery face each query is

@@ -88,7 +88,7 @@ def test_validation_portrait_is_a_real_photo_outside_every_training_set(data):
     assert lesson.VAL_PORTRAIT not in (*lesson.FACE_FREE_PHOTOS, *lesson.VAL_BACKGROUNDS, *photos.PHOTOS)
 
 
-def test_detector_threshold_is_chosen_on_validation_composites(data):
+def test_detector_threshold_is_chosen_on_validation_composites_and_portrait(data):
     image = np.zeros((320, 320), np.float32)
     image[100:204, 120:224] = 1.0  # one bright 104-pixel square: the "face"
     blank = np.zeros((512, 437), np.float32)  # a portrait where nothing is found
