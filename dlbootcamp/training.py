@@ -103,6 +103,38 @@ def precise_batch_norm(inputs):
     return _PreciseBatchNorm()
 
 
+def fresh_batches(draw, batch_size: int, seed: int, keep: float = 0.97):
+    """A Keras ``PyDataset`` that draws new training examples every epoch (skip-gram pairs, say, sampled
+    afresh). ``draw(rng)`` returns arrays (inputs..., targets), its generator seeded with ``seed + 1000 *
+    epoch``; a batch is ``((inputs[s]...), targets[s])``. Draws may differ a little in size, so every epoch
+    serves the same number of batches (``keep`` of the first draw's): Keras sees a fixed epoch length."""
+    import keras
+    import numpy as np
+
+    class FreshBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self._draw()
+            self.steps = max(1, int(keep * len(self.arrays[-1])) // batch_size)
+
+        def _draw(self):
+            self.arrays = draw(np.random.default_rng(seed + 1000 * self.epoch))
+
+        def __len__(self):
+            return self.steps
+
+        def __getitem__(self, i):
+            s = slice(i * batch_size, (i + 1) * batch_size)
+            return tuple(a[s] for a in self.arrays[:-1]), self.arrays[-1][s]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._draw()
+
+    return FreshBatches()
+
+
 def history_dict(history) -> dict[str, list[float]]:
     """A Keras History as plain floats (JSON and CSV friendly)."""
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -160,35 +160,6 @@ def skipgram_pairs(chapters, counts: np.ndarray, cfg: Config, rng: np.random.Gen
     return targets[order].astype(np.int32), ctx[order], labels
 
 
-class PairBatches(keras.utils.PyDataset):
-    """Fresh pairs every epoch (the sampler is seeded with ``seed + 1000 * epoch``).
-
-    Draws differ a little in size; every epoch serves the same number of batches (97% of the
-    first draw), so Keras sees a fixed epoch length.
-    """
-
-    def __init__(self, chapters, counts, cfg: Config):
-        super().__init__()
-        self.chapters, self.counts, self.cfg, self.epoch = chapters, counts, cfg, 0
-        self._draw()
-        self.steps = max(1, int(0.97 * len(self.t)) // cfg.batch_size)
-
-    def _draw(self):
-        rng = np.random.default_rng(self.cfg.seed + 1000 * self.epoch)
-        self.t, self.c, self.y = skipgram_pairs(self.chapters, self.counts, self.cfg, rng)
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, i):
-        s = slice(i * self.cfg.batch_size, (i + 1) * self.cfg.batch_size)
-        return (self.t[s], self.c[s]), self.y[s]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._draw()
-
-
 # --- model: two tables and a dot product --------------------------------------------------------
 
 def build_model(cfg: Config) -> keras.Model:
@@ -214,9 +185,10 @@ def train(cfg: Config, run) -> Trained:
     run.log(f"  data: {len(data.train)} training chapters, {int(counts.sum())} words, "
             f"vocabulary {len(data.vocab)} from {data.source}")
     cfg = dataclasses.replace(cfg, vocab_size=len(data.vocab))
-    batches = PairBatches(data.train, counts, cfg)
+    # fresh pairs every epoch (subsampling and window sizes are drawn again), a fixed number of batches
+    batches = training.fresh_batches(lambda rng: skipgram_pairs(data.train, counts, cfg, rng), cfg.batch_size, cfg.seed)
     vt, vc, vy = skipgram_pairs(data.val, counts, cfg, np.random.default_rng(cfg.seed + 7))
-    run.log(f"  {len(batches.t)} training pairs per epoch, {len(vt)} validation pairs")
+    run.log(f"  {len(batches.arrays[-1])} training pairs per epoch, {len(vt)} validation pairs")
     model = build_model(cfg)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True))

@@ -1,4 +1,4 @@
-"""dlbootcamp.training: precise batch-normalisation statistics."""
+"""dlbootcamp.training: precise batch-normalisation statistics, batches drawn afresh each epoch."""
 
 import numpy as np
 
@@ -83,3 +83,24 @@ def test_precise_batch_norm_runs_before_each_validation_and_leaves_training_alon
     # The statistics were set before the last validation; the weights have not moved since.
     np.testing.assert_allclose(precise.get_layer("n1").moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), rtol=1e-4,
                                atol=1e-5)
+
+
+def test_fresh_batches_draw_again_each_epoch_with_a_fixed_length():
+    from dlbootcamp import training
+
+    sizes = iter([100, 90, 110])
+
+    def draw(rng):  # inputs (a, b) and targets; each draw a different size, as sampled pairs are
+        n = next(sizes)
+        a = rng.integers(0, 1000, n)
+        return a, a + 1, (a % 2).astype(np.float32)
+
+    batches = training.fresh_batches(draw, batch_size=8, seed=5)
+    assert len(batches) == int(0.97 * 100) // 8 == 12  # fixed by the first draw
+    (a, b), y = batches[0]
+    assert a.shape == b.shape == y.shape == (8,) and np.array_equal(b, a + 1)
+    first = batches[0][0][0].copy()
+    np.testing.assert_array_equal(first, np.random.default_rng(5).integers(0, 1000, 100)[:8])  # seed + 1000 * 0
+    batches.on_epoch_end()
+    assert len(batches) == 12 and len(batches.arrays[-1]) == 90  # a new, smaller draw; the same epoch length
+    np.testing.assert_array_equal(batches[0][0][0], np.random.default_rng(1005).integers(0, 1000, 90)[:8])
