@@ -65,7 +65,7 @@ from dlbootcamp.lesson import Bar, LessonInfo, Trained
 LESSON = LessonInfo(
     id="faces",
     day=10,
-    title="Face tagging: a sliding-window CNN detector and a contrastive face embedding",
+    title="Faces: a sliding-window CNN detector, and a contrastive embedding that re-finds a face photo",
     seeds=("002",),
     topics=("face detection", "sliding window", "image pyramid", "non-max suppression", "hard negative mining",
             "contrastive learning", "embedding", "instance matching"),
