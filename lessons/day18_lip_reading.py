@@ -262,37 +262,18 @@ def stills_baseline(cfg: Config, data, log) -> dict[str, float]:
     classifier = tune(lambda c: LogisticRegression(C=c, max_iter=2000), (0.01, 0.1, 1.0),
                       (standardise(pools.train.x), pools.train.y), (standardise(pools.val.x), pools.val.y)).model
 
-    def stills(videos):
-        """Per frame: the ink of the inkiest 8x8 window, and the classifier's digit for that window."""
-        frames = videos[..., 0].reshape(-1, *videos.shape[2:4])
-        side = frames.shape[1] - 8 + 1
-        windows = np.stack([frames[:, r:r + 8, c:c + 8] for r in range(side) for c in range(side)], 1)
-        ink = windows.mean((2, 3))
-        crops = windows[np.arange(len(frames)), ink.argmax(1)]
-        return ink.max(1), classifier.predict_proba(standardise(crops))
+    def stills(videos):  # per frame: the ink of the inkiest 8x8 window, and the classifier's digit for it
+        ink, crops = dv.inkiest_windows(videos)
+        return ink, classifier.predict_proba(standardise(crops))
 
     cache = {}
 
     def read(videos, threshold):
-        key = id(videos)
-        if key not in cache:
-            cache[key] = stills(videos)
-        ink, probs = cache[key]
-        inked = (ink >= threshold).reshape(videos.shape[:2])
-        probs = probs.reshape(*videos.shape[:2], -1)
-        out = np.full((len(videos), data.val.y.shape[1]), dv.PAD, np.int64)
-        for i, row in enumerate(inked):
-            kept, start = [], None  # one digit per run of inked frames: the most probable over the run
-            for k, on in enumerate([*row, False]):
-                if on and start is None:
-                    start = k
-                elif not on and start is not None:
-                    kept.append(int(probs[i, start:k].sum(0).argmax()))
-                    start = None
-            out[i, :min(len(kept), out.shape[1])] = kept[:out.shape[1]]
-            if len(kept) > out.shape[1]:
-                out[i, -1] = dv.BLANK  # too many digits read: never a match
-        return out
+        if id(videos) not in cache:
+            cache[id(videos)] = stills(videos)
+        ink, probs = cache[id(videos)]
+        return dv.digits_from_runs((ink >= threshold).reshape(videos.shape[:2]),
+                                   probs.reshape(*videos.shape[:2], -1), data.val.y.shape[1])
 
     def accuracy(split, threshold):
         return float(np.mean(np.all(read(split.x, threshold) == split.y, axis=1)))

@@ -120,3 +120,32 @@ def endless_videos(first: datasets.Split, spec: VideoSpec, seed: int, batch_size
             self.split = make_videos(pool, len(first), spec, (seed + 1, self.epoch))
 
     return EndlessVideos()
+
+
+def inkiest_windows(videos: np.ndarray, side: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of (n, frames, h, w, 1) videos read as a still: (the ink of its inkiest ``side``-square
+    window (n * frames,), that window (n * frames, side, side)). Where a digit is, if anywhere."""
+    frames = videos[..., 0].reshape(-1, *videos.shape[2:4])
+    reach = frames.shape[1] - side + 1
+    windows = np.stack([frames[:, r:r + side, c:c + side] for r in range(reach) for c in range(reach)], 1)
+    ink = windows.mean((2, 3))
+    return ink.max(1), windows[np.arange(len(frames)), ink.argmax(1)]
+
+
+def digits_from_runs(inked: np.ndarray, probs: np.ndarray, max_digits: int) -> np.ndarray:
+    """Labels (n, max_digits) read by a rule: each run of inked frames (n, frames) is one digit, the most
+    probable summed over the run (probs (n, frames, 10)); rows padded with PAD, and a row with more runs
+    than ``max_digits`` ends in BLANK, so it never matches a label."""
+    out = np.full((len(inked), max_digits), PAD, np.int64)
+    for i, row in enumerate(inked):
+        kept, start = [], None
+        for k, on in enumerate([*row, False]):
+            if on and start is None:
+                start = k
+            elif not on and start is not None:
+                kept.append(int(probs[i, start:k].sum(0).argmax()))
+                start = None
+        out[i, :min(len(kept), max_digits)] = kept[:max_digits]
+        if len(kept) > max_digits:
+            out[i, -1] = BLANK
+    return out

@@ -60,6 +60,23 @@ def _probs(path: str) -> np.ndarray:
     return np.eye(11, dtype=np.float32)[ids] * 0.9 + 0.1 / 11
 
 
+def test_stills_rule_reads_one_digit_per_run_of_inked_frames():
+    videos = np.zeros((1, 5, 12, 12, 1), np.float32)
+    videos[0, 1, 2:10, 3:11] = 1.0  # an 8x8 blot in frame 1, at rows 2-9, columns 3-10
+    ink, crops = dv.inkiest_windows(videos)
+    assert ink.shape == (5,) and crops.shape == (5, 8, 8)
+    assert ink[1] == 1.0 and np.all(crops[1] == 1.0) and np.all(ink[[0, 2, 3, 4]] == 0.0)
+    inked = np.array([[False, True, True, False, True, True, False],  # two runs: two digits
+                      [True, False, True, False, True, False, True]])  # four runs: more than max_digits
+    probs = np.zeros((2, 7, 10))
+    probs[0, 1:3, 7] = [0.6, 0.6]  # run 1: 7 over the run, though frame 2 alone says 4
+    probs[0, 2, 4] = 0.9
+    probs[0, 4:6, 2] = 1.0
+    read = dv.digits_from_runs(inked, probs, max_digits=3)
+    assert read[0].tolist() == [7, 2, dv.PAD]
+    assert read[1, -1] == dv.BLANK  # too many digits read: never a match
+
+
 def test_greedy_decoding_merges_repeats_and_drops_blanks(lesson):
     probs = np.stack([_probs("-33-3---"), _probs("-333----"), _probs("1-2-3-4-"), _probs("--------")])
     decoded = lesson.greedy_decode(probs)
