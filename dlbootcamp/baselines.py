@@ -147,3 +147,24 @@ def ppmi_svd_vectors(sequences, vocab_size: int, window: int, dim: int, *, smoot
     rng = np.random.default_rng(seed)
     u, s, _ = svds(ppmi, k=min(dim, vocab_size - 2), v0=rng.uniform(-1, 1, min(ppmi.shape)))
     return (u * np.sqrt(s)).astype(np.float32)
+
+
+def curve_fits(train, val, test, *, max_degree: int = 15, log=print) -> dict[str, dict[str, float]]:
+    """Two classical fits of a 1-D function from its training points, each split an (x, y) pair of arrays:
+    piecewise-linear interpolation of the training points, and a least-squares polynomial whose degree
+    (1..``max_degree``) has the lowest validation MAE (``log`` says which). Returns name -> {"test_mae"} (and
+    the polynomial's "degree")."""
+    import numpy as np
+
+    x, y = (np.asarray(a, np.float64).reshape(-1) for a in train)
+    order = np.argsort(x)
+
+    def mae(predict, split):
+        return float(np.mean(np.abs(predict(np.asarray(split[0]).reshape(-1)) - np.asarray(split[1]).reshape(-1))))
+
+    linear = lambda v: np.interp(v, x[order], y[order])  # noqa: E731
+    fits = {deg: np.polynomial.Polynomial.fit(x, y, deg) for deg in range(1, max_degree + 1)}
+    degree = min(fits, key=lambda deg: mae(fits[deg], val))
+    log(f"  polynomial: degree {degree} chosen on validation (MAE {mae(fits[degree], val):.5f})")
+    return {"piecewise-linear interpolation": {"test_mae": mae(linear, test)},
+            "polynomial": {"test_mae": mae(fits[degree], test), "degree": float(degree)}}

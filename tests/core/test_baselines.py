@@ -84,3 +84,20 @@ def test_ppmi_svd_puts_words_that_share_contexts_together():
     unit = v / np.linalg.norm(v, axis=1, keepdims=True).clip(1e-9)
     assert v.shape == (14, 3)
     assert unit[2] @ unit[3] > 0.9 and abs(unit[2] @ unit[4]) < 0.5
+
+
+def test_curve_fits_choose_the_polynomial_degree_on_validation():
+    from dlbootcamp.baselines import curve_fits
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 200)
+    cubic = lambda v: v ** 3 - v  # noqa: E731
+    val_x, test_x = np.linspace(-1, 1, 51), np.linspace(-0.99, 0.99, 50)
+    said = []
+    fits = curve_fits((x, cubic(x)), (val_x, cubic(val_x)), (test_x, cubic(test_x)), max_degree=6, log=said.append)
+    assert fits["polynomial"]["degree"] >= 3 and fits["polynomial"]["test_mae"] < 1e-9  # exact from degree 3
+    assert 0 < fits["piecewise-linear interpolation"]["test_mae"] < 1e-3  # close, not exact, between points
+    assert said and "chosen on validation" in said[0]
+    noisy = curve_fits((x, cubic(x) + rng.normal(0, 0.1, 200)), (val_x, cubic(val_x)), (test_x, cubic(test_x)),
+                       max_degree=15, log=said.append)
+    assert noisy["polynomial"]["degree"] < 15  # validation stops the degree before it fits the noise
