@@ -149,7 +149,7 @@ def neighbour_votes(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float 
 
 def detect(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, size: int,
            scales: Sequence[float], stride: int = 2, score_threshold: float = 0.5, iou_threshold: float = 0.3,
-           max_boxes: int = 10, max_candidates: int = 2000, batch: int = 2048) -> Detections:
+           max_boxes: int = 10, max_candidates: int = 2000, batch: int = 2048, vote_iou: float = 0.5) -> Detections:
     """Score every pyramid window of a 2-D image with ``predict``; rank the windows above
     ``score_threshold`` by their neighbours' votes; keep the best non-overlapping boxes.
 
@@ -159,29 +159,30 @@ def detect(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *, si
     patches, boxes = pyramid_windows(image, size, scales, stride)
     scores = score_windows(predict, patches, batch)
     return select(boxes, scores, score_threshold=score_threshold, iou_threshold=iou_threshold, max_boxes=max_boxes,
-                  max_candidates=max_candidates)
+                  max_candidates=max_candidates, vote_iou=vote_iou)
 
 
 def select(boxes: np.ndarray, scores: np.ndarray, *, score_threshold: float = 0.5, iou_threshold: float = 0.3,
-           max_boxes: int = 10, max_candidates: int = 2000) -> Detections:
+           max_boxes: int = 10, max_candidates: int = 2000, vote_iou: float = 0.5) -> Detections:
     """The second half of ``detect``: from every scored window to the best non-overlapping boxes. Split
     out so that several thresholds can be tried on windows scored once."""
     candidates = np.argsort(-scores, kind="stable")[:max_candidates]
     candidates = candidates[scores[candidates] >= score_threshold]
     kept_boxes, kept_scores = boxes[candidates], scores[candidates]
-    votes = neighbour_votes(kept_boxes, kept_scores)
+    votes = neighbour_votes(kept_boxes, kept_scores, vote_iou)  # windows overlapping by vote_iou support a box
     keep = non_max_suppression(kept_boxes, votes, max_boxes=max_boxes, iou_threshold=iou_threshold,
                                score_threshold=0.0)
     return Detections(kept_boxes[keep], kept_scores[keep], votes[keep], len(scores))
 
 
 def best_box_ious(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, box, *, size: int,
-                  scales: Sequence[float], stride: int, thresholds: Sequence[float]) -> dict[float, float]:
+                  scales: Sequence[float], stride: int, thresholds: Sequence[float],
+                  vote_iou: float = 0.5) -> dict[float, float]:
     """IoU of the best box with ``box`` for each score threshold (0 when nothing is found): how a threshold is
     chosen on images with a known box. The windows are scored once; the thresholds only change which vote."""
     patches, boxes = pyramid_windows(image, size, scales, stride)
     scores = score_windows(predict, patches)
-    found = {t: select(boxes, scores, score_threshold=t) for t in thresholds}
+    found = {t: select(boxes, scores, score_threshold=t, vote_iou=vote_iou) for t in thresholds}
     return {t: float(box_iou(f.boxes[0], box)) if len(f.boxes) else 0.0 for t, f in found.items()}
 
 
