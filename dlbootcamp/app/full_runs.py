@@ -20,7 +20,7 @@ WALL_S: dict[str, int] = {
     "super-resolution": 55,
     "style-transfer": 48,
     "gan": 47,
-    "faces": 172,
+    "faces": 281,
     "embeddings": 24,
     "text-generation": 49,
     "translation": 87,
