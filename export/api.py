@@ -500,7 +500,7 @@ def export_and_verify(models, out_dir, *, inputs=None, calibration=None, evaluat
 
     if evaluate is not None:
         _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better,
-               quantized_tolerance, full_integer_tolerance)
+               quantized_tolerance, full_integer_tolerance, log=log)
     for item in built:
         if item.row["passed"] is not None:
             _judge(item)
@@ -697,8 +697,10 @@ def _convert(model, fmt, q, calibration, allow_flex):
 
 
 def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_better, tolerance,
-           full_integer_tolerance=None) -> None:
-    """The caller's metric on every (format, quantization) group that has all models running."""
+           full_integer_tolerance=None, log=lambda message: None) -> None:
+    """The caller's metric on every (format, quantization) group that has all models running. Each group's
+    scoring is logged with its time: a lesson's evaluate can be long, above all on the TFLite Micro host
+    interpreter, which runs one sample per call."""
     from dlbootcamp.export import verify
 
     reference = reference_metrics[metric]
@@ -711,9 +713,12 @@ def _score(built, names, models, evaluate, metric, reference_metrics, higher_is_
         if set(members) != set(names) or any(m.predict is None for m in members.values()):
             continue
         predicts = {n: verify.structured(members[n].predict, models[n]) for n in names}
+        artifacts, started = " + ".join(m.path.name for m in members.values()), time.perf_counter()
+        log(f"  {artifacts}: the lesson's metric ...")
         try:
             results = evaluate(predicts if len(names) > 1 else predicts[names[0]])
             value = float(results[metric])
+            log(f"    {metric} {value:.4g} (Keras {float(reference):.4g}) in {time.perf_counter() - started:.1f} s")
         except Exception as exc:  # a metric that cannot be computed on this artifact is a failed check
             for item in members.values():
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -8,6 +8,7 @@ layer reading it) in float, and the metric must come back within the budget.
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -52,7 +53,11 @@ def _export(broken, out, formats, **kwargs):
 
 
 def test_search_finds_the_broken_layer_and_recovers_the_metric(broken, tmp_path):
-    report = _export(broken, tmp_path, "tflite,onnx")
+    said = []
+    report = _export(broken, tmp_path, "tflite,onnx", log=said.append)
+    # each artifact's scoring by the metric is announced, then its result and time (it can be long)
+    scoring = [i for i, line in enumerate(said) if line == "  spiky.int8.tflite: the lesson's metric ..."]
+    assert len(scoring) == 1 and re.fullmatch(r"    mae \S+ \(Keras \S+\) in \d+\.\d s", said[scoring[0] + 1])
     rows = {r["path"].rsplit("/", 1)[-1]: r for r in report.rows}
     for name in ("spiky.int8.tflite", "spiky.int8.onnx"):
         row = rows[name]
