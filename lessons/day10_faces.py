@@ -57,6 +57,7 @@ import numpy as np
 import tensorflow as tf
 
 from dlbootcamp import data as datasets
+from dlbootcamp.data import photos
 from dlbootcamp import detection, plots, training
 from dlbootcamp.errors import UserError
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
@@ -174,8 +175,6 @@ def gray(image: np.ndarray, longest: int = 512) -> np.ndarray:
 def load_data(cfg: Config) -> FaceData:
     from skimage import data as skdata
 
-    from dlbootcamp.data import photos
-
     x = skdata.lfw_subset().astype(np.float32)[..., None]
     y = np.r_[np.ones(100), np.zeros(100)].astype(np.int64)  # the first 100 are faces
     splits = datasets.split_arrays(x, y, val=0.15, test=0.25, seed=cfg.seed, labels=("non-face", "face"),
@@ -194,8 +193,6 @@ def composites(faces: np.ndarray, sizes: tuple[int, int], seed: int, canvas: int
     """Validation detection images: each face (25x25) enlarged to a random side within ``sizes`` and
     pasted at a random place on a ``canvas``-square crop of a face-free photo the detector never mined
     negatives from. Returns (images, boxes (V, 4) as y0, x0, y1, x1)."""
-    from dlbootcamp.data import photos
-
     backgrounds = [gray(photos.load(n)) for n in VAL_BACKGROUNDS]
     return detection.pasted(faces[..., 0], backgrounds, sizes, seed=seed, canvas=canvas)
 
@@ -348,9 +345,9 @@ def train(cfg: Config, run) -> Trained:
             f"faces, {len(data.queries)} queries; {len(data.scales)} pyramid scales")
     from skimage import data as skdata
 
-    photos = [gray(getattr(skdata, name)()) for name in FACE_FREE_PHOTOS]
+    face_free = [gray(getattr(skdata, name)()) for name in FACE_FREE_PHOTOS]
     mining = dict(size=SIZE, scales=data.scales, stride=max(cfg.stride, 4))
-    negatives = detection.random_windows(photos, per_image=cfg.random_negatives, seed=cfg.seed, **mining)[..., None]
+    negatives = detection.random_windows(face_free, per_image=cfg.random_negatives, seed=cfg.seed, **mining)[..., None]
     hard = np.zeros((0, SIZE, SIZE, 1), np.float32)
     for round_ in range(cfg.mining_rounds + 1):
         last = round_ == cfg.mining_rounds
@@ -358,7 +355,7 @@ def train(cfg: Config, run) -> Trained:
         run.log(f"  round {round_}: {len(negatives)} random + {len(hard)} hard negatives, {len(history['loss'])} "
                 f"epochs, val accuracy {max(history['val_accuracy']):.3f}")
         if not last:  # the windows of face-free photos this classifier scores highest
-            found = detection.hard_negatives(training.predict_fn(model, 2048), photos,
+            found = detection.hard_negatives(training.predict_fn(model, 2048), face_free,
                                              per_image=cfg.negatives_per_photo, **mining)
             hard = np.concatenate([hard, found[..., None]])
 

@@ -42,13 +42,6 @@ def _sklearn(index: int) -> Callable[[], np.ndarray]:
     return load
 
 
-PHOTOS: dict[str, Callable[[], np.ndarray]] = {
-    "astronaut": _skimage("astronaut"), "camera": _skimage("camera"), "coffee": _skimage("coffee"),
-    "chelsea": _skimage("chelsea"), "rocket": _skimage("rocket"), "hubble_deep_field": _skimage("hubble_deep_field"),
-    "retina": _skimage("retina"), "coins": _skimage("coins"), "moon": _skimage("moon"), "clock": _skimage("clock"),
-    "immunohistochemistry": _skimage("immunohistochemistry"), "motorcycle": _skimage("stereo_motorcycle"),
-    "cell": _skimage("cell"), "china": _sklearn(0), "flower": _sklearn(1),
-}
 def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         import matplotlib.image
@@ -59,6 +52,13 @@ def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
     return load
 
 
+PHOTOS: dict[str, Callable[[], np.ndarray]] = {
+    "astronaut": _skimage("astronaut"), "camera": _skimage("camera"), "coffee": _skimage("coffee"),
+    "chelsea": _skimage("chelsea"), "rocket": _skimage("rocket"), "hubble_deep_field": _skimage("hubble_deep_field"),
+    "retina": _skimage("retina"), "coins": _skimage("coins"), "moon": _skimage("moon"), "clock": _skimage("clock"),
+    "immunohistochemistry": _skimage("immunohistochemistry"), "motorcycle": _skimage("stereo_motorcycle"),
+    "cell": _skimage("cell"), "china": _sklearn(0), "flower": _sklearn(1),
+}
 TEST_PHOTOS = ("chelsea", "coffee", "flower", "camera")  # held out: never cropped for training
 TRAIN_PHOTOS = tuple(n for n in PHOTOS if n not in TEST_PHOTOS)
 TEXTURES: dict[str, Callable[[], np.ndarray]] = {n: _skimage(n) for n in ("brick", "grass", "gravel")}
