@@ -11,7 +11,10 @@ extractive summariser is measured with and against, so that a lesson's file is i
   centrality baseline (LexRank-style, PacSum's directed form, MEAD's position prior), its two
   settings chosen on development documents like any model's;
 - :func:`document_centrality` - the same idea inside one document, as a sentence feature;
-- :func:`paired_gain` - a mean per-document gain with its paired bootstrap 95% interval.
+- :func:`paired_gain` - a mean per-document gain with its paired bootstrap 95% interval;
+- :func:`sentence_inputs`, :func:`overlap_labels` - what a learned sentence scorer reads (a sentence's
+  words, their counts in the rest of the document, :data:`SENTENCE_FEATURES`) and the target it is
+  trained on (the sentence's overlap with a reference).
 """
 from __future__ import annotations
 
@@ -142,3 +145,46 @@ def tune_tfidf(documents, references) -> dict:
             if best is None or got > best[0] + 1e-12:
                 best = (got, {"backward_weight": bw, "position_weight": pw})
     return best[1]
+
+
+# --- a learned sentence scorer's inputs and targets (host side: what a device program computes) ------
+
+#: The five sentence features of :func:`sentence_inputs`' ``position`` input, and the sixth, centrality.
+SENTENCE_FEATURES = ("relative position", "first sentence", "1 / (1 + index)", "words / 50", "log sentences / 4",
+                     "TF-IDF centrality in the document, scaled to [0, 1]")
+
+
+def sentence_inputs(sents: list[str], vocab, max_len: int) -> list[np.ndarray]:
+    """The scorer's three inputs for every sentence of one document, in ``model.inputs`` order.
+
+    ``token_ids`` (n, max_len) int32; ``context`` (n, max_len, 2) float32: for each word, log(1 +
+    its count in the *other* sentences) and the share of the other sentences that contain it - the
+    document the sentence sits in; ``position`` (n, 5) float32: :data:`SENTENCE_FEATURES`.
+    """
+    n = len(sents)
+    toks = [vocab.tokenize(s) for s in sents]
+    count = collections.Counter(w for t in toks for w in t)
+    df = collections.Counter(w for t in toks for w in set(t))
+    ctx = np.zeros((n, max_len, 2), np.float32)
+    pos = np.zeros((n, len(SENTENCE_FEATURES)), np.float32)
+    pos[:, 5] = document_centrality(toks)
+    for i, t in enumerate(toks):
+        own = collections.Counter(t)
+        for j, w in enumerate(t[:max_len]):
+            ctx[i, j] = np.log1p(count[w] - own[w]), (df[w] - 1) / max(n - 1, 1)
+        pos[i, :5] = i / n, float(i == 0), 1 / (1 + i), len(t) / 50, np.log(n) / 4
+    return [vocab.encode_batch(sents, max_len), ctx, pos]
+
+
+def overlap_labels(sents: list[str], reference: str, oracle: bool = False) -> np.ndarray:
+    """The target - which sentences a retelling keeps: :func:`sentence_precision` scaled to [0, 1] within the
+    document, or (``oracle``) 1 for the sentences an oracle summary as long as the reference takes."""
+    prec = sentence_precision(sents, reference)
+    if oracle:  # 1 for the sentences an oracle summary as long as the reference takes (most overlap first)
+        label, words_ = np.zeros(len(sents), np.float32), 0
+        for i in np.argsort(-prec, kind="stable"):
+            label[i], words_ = 1.0, words_ + len(sents[i].split())
+            if words_ >= len(reference.split()):
+                break
+        return label
+    return (prec - prec.min()) / max(prec.max() - prec.min(), 1e-6)

@@ -10,7 +10,7 @@ centrality in the document), and outputs a score; ``summarize`` keeps the best-s
 The data. Test: ``corpus.RETELLINGS``, 36 King James chapters paired with short retellings by other
 biblical authors (Stephen in Acts 7, Hebrews 11, Psalms 78/105/106: genuine human summaries, chosen
 by hand); dev: ``corpus.RETELLINGS_DEV``, 44 more, for every choice. 80 pairs cannot train a scorer,
-so the training pairs are **mined** from the rest of the Bible (:func:`mine_retellings`): a verse of
+so the training pairs are **mined** from the rest of the Bible (``corpus.mine_retellings``): a verse of
 another book that is most similar (TF-IDF cosine >= 0.2) to a chapter counts as retelling it, and a
 chapter with at least 2 such verses is a document whose reference is its closest such verses, at
 most 8 (parallel accounts such as Kings/Chronicles and the gospels, quotations, retellings - and
@@ -34,14 +34,13 @@ sentence features alone.
 
 On a device: the exported model is the scorer (token ids, per-word context, sentence features ->
 score); sentence splitting, the context counts and the ranking run in the host program
-(:func:`sentence_inputs`, :func:`summarizer`), with the vocabulary from the sidecar.
+(``dlbootcamp.extractive.sentence_inputs``, :func:`summarizer`), with the vocabulary from the sidecar.
 
 How it was built, the choices made on dev and the variants that were rejected:
 docs/evidence/summarization.md. Measured numbers (per seed, with the baselines): docs/lessons.md.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 
 import keras
@@ -50,8 +49,8 @@ import numpy as np
 from dlbootcamp.data import corpus
 from dlbootcamp import plots, training
 from dlbootcamp.lesson import Bar, LessonInfo, Trained
-from dlbootcamp.extractive import (document_centrality, paired_gain, rouge1_recall, sentence_precision, tfidf_orders,
-                                   tune_tfidf)
+from dlbootcamp.extractive import (SENTENCE_FEATURES, overlap_labels, paired_gain, rouge1_recall, sentence_inputs,
+                                   sentence_precision, tfidf_orders, tune_tfidf)
 from dlbootcamp.text import Vocabulary, sentences
 
 LESSON = LessonInfo(
@@ -73,8 +72,6 @@ LESSON = LessonInfo(
     resumable=True,  # one model.fit with run.callbacks(): --resume continues it
 )
 
-SENTENCE_FEATURES = ("relative position", "first sentence", "1 / (1 + index)", "words / 50", "log sentences / 4",
-                     "TF-IDF centrality in the document, scaled to [0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,82 +99,7 @@ class Config:
         return cls(dim=8, hidden=8, vocab_size=800, epochs=1, chapters=40, documents=4)
 
 
-# --- text -> the scorer's inputs (host side: what the sidecar describes) ------------------------------
-
-def sentence_inputs(sents: list[str], vocab: Vocabulary, max_len: int) -> list[np.ndarray]:
-    """The scorer's three inputs for every sentence of one document, in ``model.inputs`` order.
-
-    ``token_ids`` (n, max_len) int32; ``context`` (n, max_len, 2) float32: for each word, log(1 +
-    its count in the *other* sentences) and the share of the other sentences that contain it - the
-    document the sentence sits in; ``position`` (n, 5) float32: :data:`SENTENCE_FEATURES`.
-    """
-    n = len(sents)
-    toks = [vocab.tokenize(s) for s in sents]
-    count = collections.Counter(w for t in toks for w in t)
-    df = collections.Counter(w for t in toks for w in set(t))
-    ctx = np.zeros((n, max_len, 2), np.float32)
-    pos = np.zeros((n, len(SENTENCE_FEATURES)), np.float32)
-    pos[:, 5] = document_centrality(toks)
-    for i, t in enumerate(toks):
-        own = collections.Counter(t)
-        for j, w in enumerate(t[:max_len]):
-            ctx[i, j] = np.log1p(count[w] - own[w]), (df[w] - 1) / max(n - 1, 1)
-        pos[i, :5] = i / n, float(i == 0), 1 / (1 + i), len(t) / 50, np.log(n) / 4
-    return [vocab.encode_batch(sents, max_len), ctx, pos]
-
-
-def overlap_labels(sents: list[str], reference: str, oracle: bool = False) -> np.ndarray:
-    """The target - which sentences a retelling keeps: :func:`sentence_precision` scaled to [0, 1] within the
-    document, or (``oracle``) 1 for the sentences an oracle summary as long as the reference takes."""
-    prec = sentence_precision(sents, reference)
-    if oracle:  # 1 for the sentences an oracle summary as long as the reference takes (most overlap first)
-        label, words_ = np.zeros(len(sents), np.float32), 0
-        for i in np.argsort(-prec, kind="stable"):
-            label[i], words_ = 1.0, words_ + len(sents[i].split())
-            if words_ >= len(reference.split()):
-                break
-        return label
-    return (prec - prec.min()) / max(prec.max() - prec.min(), 1e-6)
-
-
 # --- data: retellings mined from the KJV (training), the curated ones (dev and test) -------------------
-
-def held_out_chapters() -> set[str]:
-    """Every chapter that a dev or test retelling names, as document or as reference: never trained on."""
-    return {ref.split(":")[0] for docs, refs in corpus.RETELLINGS + corpus.RETELLINGS_DEV for ref in docs + refs}
-
-
-def mine_retellings(chapters, cfg: Config) -> list[tuple[str, list[str], list[str], list[str]]]:
-    """(chapter ref, its sentences, verses of *other books* that retell it, their refs), held-in chapters only.
-
-    Each verse is compared (TF-IDF cosine, English stop words out) with every chapter of the other
-    books; a verse retells the chapter it is most similar to when that similarity reaches
-    ``min_similarity``. A chapter with at least ``min_refs`` such verses becomes a training document,
-    its ``max_refs`` most similar verses the reference. Noisy (a shared formula also matches), but
-    it is the same phenomenon as the test set - which sentences of a passage are told again
-    elsewhere - on hundreds of chapters instead of 80.
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    held = held_out_chapters()
-    kept = [c for c in chapters if c.ref not in held]
-    verses = [(ci, v, f"{c.ref}:{k + 1}") for ci, c in enumerate(kept) for k, v in enumerate(c.verses)]
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2).fit([c.text for c in kept])
-    sims = (tfidf.transform([v for _, v, _ in verses]) @ tfidf.transform([c.text for c in kept]).T).toarray()
-    books = np.array([c.book for c in kept])
-    sims[books[[ci for ci, _, _ in verses]][:, None] == books[None, :]] = 0  # retold in another book only
-    best, best_sim = sims.argmax(axis=1), sims.max(axis=1)
-    found = collections.defaultdict(list)
-    for k in np.flatnonzero((best_sim >= cfg.min_similarity) & (best_sim < cfg.max_similarity)):
-        found[int(best[k])].append((-float(best_sim[k]), k))
-    mined = []
-    for ci in sorted(found):
-        if len(found[ci]) >= cfg.min_refs:
-            refs = sorted(k for _, k in sorted(found[ci])[:cfg.max_refs])
-            mined.append((kept[ci].ref, sentences(kept[ci].text), [verses[k][1] for k in refs],
-                          [verses[k][2] for k in refs]))
-    return mined
-
 
 @dataclasses.dataclass(frozen=True)
 class Data:
@@ -208,7 +130,9 @@ def load_data(cfg: Config) -> Data:
     """Mined retellings (split 80/10/10 by the seed: train, validation, mined test); dev and test retellings held
     out."""
     chapters, source = corpus.kjv_chapters()
-    mined = [(ref, s, " ".join(r)) for ref, s, r, _ in mine_retellings(chapters, cfg)]
+    found = corpus.mine_retellings(chapters, min_similarity=cfg.min_similarity, max_similarity=cfg.max_similarity,
+                                   min_refs=cfg.min_refs, max_refs=cfg.max_refs)
+    mined = [(ref, s, " ".join(r)) for ref, s, r, _ in found]
     order, tenth = np.random.default_rng(cfg.seed).permutation(len(mined)), len(mined) // 10
     test = [mined[i] for i in sorted(order[:tenth])]
     val = [mined[i] for i in sorted(order[tenth:2 * tenth])]

@@ -15,11 +15,14 @@ The Bible also summarises itself: Stephen retells Genesis and Exodus in Acts 7, 
 lists the deeds of the patriarchs, Psalms 78, 105 and 106 sing the Exodus in a few lines each,
 Deuteronomy 1 is Moses' own summary of the spies' story. :data:`RETELLINGS` pairs a narrative
 passage with such later, much shorter retellings, written by other authors: human-written
-reference summaries for extractive summarisation, offline.
+reference summaries for extractive summarisation, offline. Too few to train on:
+:func:`mine_retellings` finds hundreds more, noisier, across the rest of the Bible, never touching a
+chapter that :data:`RETELLINGS` or :data:`RETELLINGS_DEV` names (:func:`held_out_chapters`).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import pathlib
@@ -250,3 +253,44 @@ def passage(chapters, ref: str) -> tuple[str, ...]:
         return verses
     first, last = int(m[3]), int(m[4] or m[3])
     return verses[first - 1:last]
+
+
+def held_out_chapters() -> set[str]:
+    """Every chapter that a dev or test retelling names, as document or as reference: never trained on."""
+    return {ref.split(":")[0] for docs, refs in RETELLINGS + RETELLINGS_DEV for ref in docs + refs}
+
+
+def mine_retellings(chapters, *, min_similarity: float, max_similarity: float = 1.0, min_refs: int = 2,
+                    max_refs: int = 8) -> list[tuple[str, list[str], list[str], list[str]]]:
+    """(chapter ref, its sentences, verses of *other books* that retell it, their refs), held-in chapters only.
+
+    Each verse is compared (TF-IDF cosine, English stop words out) with every chapter of the other
+    books; a verse retells the chapter it is most similar to when that similarity reaches
+    ``min_similarity``. A chapter with at least ``min_refs`` such verses becomes a training document,
+    its ``max_refs`` most similar verses the reference. Noisy (a shared formula also matches), but
+    it is the same phenomenon as the test set - which sentences of a passage are told again
+    elsewhere - on hundreds of chapters instead of 80.
+    """
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from dlbootcamp.text import sentences
+
+    held = held_out_chapters()
+    kept = [c for c in chapters if c.ref not in held]
+    verses = [(ci, v, f"{c.ref}:{k + 1}") for ci, c in enumerate(kept) for k, v in enumerate(c.verses)]
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2).fit([c.text for c in kept])
+    sims = (tfidf.transform([v for _, v, _ in verses]) @ tfidf.transform([c.text for c in kept]).T).toarray()
+    books = np.array([c.book for c in kept])
+    sims[books[[ci for ci, _, _ in verses]][:, None] == books[None, :]] = 0  # retold in another book only
+    best, best_sim = sims.argmax(axis=1), sims.max(axis=1)
+    found = collections.defaultdict(list)
+    for k in np.flatnonzero((best_sim >= min_similarity) & (best_sim < max_similarity)):
+        found[int(best[k])].append((-float(best_sim[k]), k))
+    mined = []
+    for ci in sorted(found):
+        if len(found[ci]) >= min_refs:
+            refs = sorted(k for _, k in sorted(found[ci])[:max_refs])
+            mined.append((kept[ci].ref, sentences(kept[ci].text), [verses[k][1] for k in refs],
+                          [verses[k][2] for k in refs]))
+    return mined

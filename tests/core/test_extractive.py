@@ -1,9 +1,11 @@
-"""dlbootcamp.extractive: the cut to a reference's length, ROUGE overlap, TF-IDF centrality, paired intervals."""
+"""dlbootcamp.extractive: the cut to a reference's length, ROUGE overlap, TF-IDF centrality, paired intervals, and a
+learned sentence scorer's inputs and targets."""
 
 import numpy as np
 import pytest
 
 from dlbootcamp import extractive
+from dlbootcamp.text import Vocabulary
 
 
 def test_cut_takes_sentences_in_order_shows_them_in_document_order_and_stops_at_the_length():
@@ -41,3 +43,31 @@ def test_tfidf_baseline_is_tuned_on_dev_and_can_drop_the_position_prior():
     chosen = extractive.tune_tfidf(docs, refs)
     assert chosen["position_weight"] == 0.0  # the lead is wrong here; the prior would only hurt
     assert chosen["backward_weight"] in extractive.TFIDF_GRID["backward_weight"]
+
+
+DOC = ["Abram dwelt in the plain.", "Lot pitched toward Sodom.", "The cities burned with fire and brimstone.",
+       "Fire came down from heaven upon the cities.", "The smoke of the cities went up."]
+RETOLD = "The cities burned with fire and brimstone."
+
+
+def test_inputs_tell_each_word_how_often_the_rest_of_the_document_uses_it():
+    vocab = Vocabulary.build(DOC, "word")
+    ids, ctx, pos = extractive.sentence_inputs(DOC, vocab, max_len=6)
+    assert ids.shape == (5, 6) and ctx.shape == (5, 6, 2) and pos.shape == (5, len(extractive.SENTENCE_FEATURES))
+    # sentence 2, word 1 is "cities": twice in the other four sentences, in half of them
+    assert vocab.tokens[ids[2, 1]] == "cities"
+    np.testing.assert_allclose(ctx[2, 1], [np.log(3), 0.5], rtol=1e-6)
+    assert ids[1, 3] > 0 and ids[1, 4] == 0 and not ctx[1, 4:].any()  # "Lot pitched toward Sodom": 4 words
+    np.testing.assert_allclose(pos[:, 0], [0, 0.2, 0.4, 0.6, 0.8])  # relative position
+    assert list(pos[:, 1]) == [1, 0, 0, 0, 0]  # first sentence
+    assert pos[:, 5].max() == 1.0 and np.argmax(pos[:, 5]) in (2, 3, 4)  # the cities are the document's topic
+    assert pos[1, 5] == 0.0 < pos[0, 5]  # "Lot pitched toward Sodom" shares no word, "Abram..." shares "the"
+
+
+def test_targets_mark_the_sentences_the_reference_retells():
+    soft = extractive.overlap_labels(DOC, RETOLD)
+    assert soft[2] == 1.0 and soft.min() == 0.0 and np.argmin(soft) in (0, 1)
+    hard = extractive.overlap_labels(DOC, RETOLD, oracle=True)
+    assert list(hard) == [0, 0, 1, 0, 0]  # one sentence already as long as the reference
+    long_ref = extractive.overlap_labels(DOC, RETOLD + " Lot pitched toward Sodom.", oracle=True)
+    assert list(long_ref) == [0, 1, 1, 0, 0]
