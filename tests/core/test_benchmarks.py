@@ -164,3 +164,30 @@ def test_lesson_benchmarks_merge_keeps_the_other_lessons_rows(tmp_path):
     assert dates == {"gan": "2026-11-30 08:52"}  # a kept lesson keeps the date it was measured
     assert [(r["lesson"], r["p50_ms"]) for r in results] == [("vqa", 0.5), ("gan", 2.0)]  # vqa replaced in place
     assert used == [("vqa", "vqa-seed0", False), ("gan", "gan-seed0", False)]
+
+
+def test_vqa_baseline_benchmark_records_validation_curves_only(tmp_path):
+    out = tmp_path / "vqa_baseline.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vqa_baseline.py"), "--quick", "--seeds", "0",
+                           "--runs", "64x2", "--every", "1", "--json", str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["meta"]["quick"] is True and report["meta"]["cores"] >= 1 and "load_1min_before" in report["meta"]
+    (run,) = report["results"]
+    assert (run["seed"], run["images"], run["epochs"]) == (0, 64, 2)
+    assert [r["epoch"] for r in run["curve"]] == [1, 2]  # every epoch, as asked
+    for r in run["curve"]:
+        assert r["loss"] > 0 and all(0 <= r[k] <= 1 for k in ("val_accuracy", "non_relational", "relational"))
+    assert run["peak_non_relational"] == max(r["non_relational"] for r in run["curve"])
+    assert run["final_non_relational"] == run["curve"][-1]["non_relational"]
+    assert "test" not in json.dumps(report["results"])  # validation only: nothing scored the test images
+    assert "peaks at" in done.stdout
+
+
+def test_vqa_baseline_benchmark_refuses_a_malformed_run(tmp_path):
+    out = tmp_path / "v.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vqa_baseline.py"), "--runs", "2000by35",
+                           "--json", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "IMAGESxEPOCHS" in done.stderr and "2000by35" in done.stderr
+    assert not out.exists()
