@@ -6,8 +6,8 @@
 
 The lesson gives its CNN+MLP the relation network's budget (2,000 images, 35 epochs) and its bar
 asks 0.90 on the non-relational questions; it reaches about 0.70. This script says why, with the
-lesson's own code: each run builds the lesson's baseline (``build_baseline``) and trains it as the
-lesson's ``fit`` does (Adam at ``mlp_learning_rate``, a tenth of it for the last 20% of the steps,
+lesson's own code: each run builds the lesson's baseline (``build_baseline``) and trains it with the
+lesson's ``fit`` (Adam at ``mlp_learning_rate``, a tenth of it for the last 20% of the steps,
 precise batch-norm statistics before each validation), for IMAGESxEPOCHS of a ``--runs`` entry.
 Every ``--every`` epochs it records the training loss and the validation accuracy over all
 questions, non-relational, relational, and two question kinds (shape; left/right). The test images
@@ -83,16 +83,15 @@ def one_run(seed: int, images: int, epochs: int, every: int, quick: bool) -> dic
                   f"validation non-relational {curve[-1]['non_relational']:.3f}, relational "
                   f"{curve[-1]['relational']:.3f} [{time.time() - start:.0f} s]", flush=True)
 
+    class Run:  # what the lesson's fit() asks of a run: its callbacks (here, the curve) and a log
+        def callbacks(self):
+            return [Curve()]
+
+        def log(self, message):
+            print(message, flush=True)
+
     training.seed_everything(seed)  # as the lesson does before building each model
-    model = vqa.build_baseline(cfg)
-    steps = epochs * -(-len(data.train) // cfg.batch_size)
-    lr = cfg.mlp_learning_rate
-    rate = keras.optimizers.schedules.PiecewiseConstantDecay([int(0.8 * steps)], [lr, lr / 10])
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train = vqa.model_inputs(data.train)
-    model.fit(train, data.train.y, batch_size=cfg.batch_size, epochs=epochs, verbose=0, shuffle=True,
-              validation_data=(vqa.model_inputs(data.val), data.val.y),
-              callbacks=[training.precise_batch_norm([x[:400] for x in train]), Curve()])
+    vqa.fit(vqa.build_baseline(cfg), cfg, data, Run())  # the lesson's schedule, precise BN, best epoch kept
     peak = max(curve, key=lambda r: r["non_relational"])
     return {"seed": seed, "images": images, "epochs": epochs, "curve": curve,
             "peak_non_relational": peak["non_relational"], "peak_epoch": peak["epoch"],
