@@ -48,6 +48,22 @@ BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "dynamic
 
 # --- 1. a run per lesson -----------------------------------------------------------------------
 
+
+# Measured once by hand (session 16), not by this script: kept verbatim in the page it writes.
+ONNX_INT8_RECURRENT = (
+    '**Why ONNX int8 is larger and slower than ONNX fp32 for the recurrent models** (translation, '
+    "lip-reading, text-generation). Their graphs run one recurrent cell per "
+    'time step (the translation encoder at quick size: 1,261 nodes for 30 steps in two directions), and '
+    "onnxruntime's static QDQ quantization wraps nearly every one of those small ops in a QuantizeLinear "
+    '/ DequantizeLinear pair (2,791 more nodes), each a separate kernel call on a tensor of a few '
+    'numbers. Measured on that quick encoder (2026-12-02, 64 inputs, nothing else running): fp32 317 KB '
+    "and 1.06 ms; the exporter's int8 1,711 KB and 6.92 ms; quantizing only MatMul, Conv and Gemm "
+    '(`op_types_to_quantize`) 646 KB and 2.21 ms (422 Q/DQ nodes) with half the error (max 0.0028 against'
+    " 0.0054), still twice fp32's time. Not adopted: it would change every lesson's ONNX int8 artifact, "
+    'whose full-size tables above would all need re-running. For these models deploy TFLite int8 or ONNX '
+    'fp32.')
+
+
 def find_run(lesson: str, runs_dir: pathlib.Path, seed: int | None = None) -> pathlib.Path | None:
     """The newest full run of ``lesson`` (else the newest quick run) whose folder still exists; of seed
     ``seed`` only, when given."""
@@ -313,7 +329,7 @@ def write_docs(out: pathlib.Path, results, checks, lessons_used, args, dates: di
     lines += ["## Reading it", "", *reading(results, args.batch), "",
               "Peak RSS is the whole benchmark process, which also holds TensorFlow (to run the Keras rows) and "
               "every model measured before; `device_bench.py` on a device, without TensorFlow, shows what the "
-              "runtime alone needs.", ""]
+              "runtime alone needs.", "", ONNX_INT8_RECURRENT, ""]
     lines += [
         "## Is the harness honest?",
         "",
