@@ -18,6 +18,17 @@ def test_sentence_precision_is_the_share_of_words_the_reference_holds_with_stemm
     assert got[0] == pytest.approx(2 / 3) and got[1] == 0.0  # "kings" and "fight" stem to the reference's words; "the" is not in it
 
 
+def test_rouge1_scorer_with_the_remembering_stemmer_scores_exactly_as_rouge_scores_own():
+    from rouge_score import rouge_scorer
+
+    theirs = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+    pairs = [("The kings were fighting over the running rivers.", "A king fights; rivers ran and run."),
+             ("Generously, the happiness of nations is measured.", "Nations measure happy generosity!"),
+             ("", "Nothing to match."), ("Caf\u00e9s and na\u00efve users, 2026's agreed-upon rules.", "users' rules agreed")]
+    for target, prediction in pairs * 2:  # twice: the second time from the stemmer's memory
+        assert extractive.rouge1_scorer().score(target, prediction) == theirs.score(target, prediction)
+
+
 def test_centrality_never_counts_a_sentence_with_itself_and_weights_the_earlier_ones():
     v = np.eye(3) + 0.5
     v /= np.linalg.norm(v, axis=1, keepdims=True)
