@@ -96,18 +96,20 @@ def quick_cli_run(lesson_id: str, tmp_path_factory):
     return out / "q"
 
 
-def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str | None = None):
+def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str | None = None,
+                 formats: tuple[str, ...] = ("tflite", "onnx")):
     """Export quick models to fp32 and int8 and check what every lesson promises: the fp32 TFLite and
     ONNX artifacts of each model match Keras within 1e-4, and every int8 artifact is scored with the
     lesson's metric; every TFLite file holds built-in ops only (read from the flatbuffer). Returns the
-    report (the int8 tolerance is for each test to judge)."""
+    report (the int8 tolerance is for each test to judge). ``formats``: a lesson whose ONNX artifacts
+    the quick tour already judges (test_tour.py) may check TFLite alone here."""
     from dlbootcamp.app import pipeline
 
     # TFLite and ONNX (micro has its own tests and runs in the tour); int8 of both
-    report = pipeline.export_lesson(lesson, cfg, exports, tmp_path, data=data, formats=("tflite", "onnx"),
+    report = pipeline.export_lesson(lesson, cfg, exports, tmp_path, data=data, formats=formats,
                                     quantizations=("fp32", "int8"))
     fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
-    assert sorted(r["format"] for r in fp32) == sorted(["tflite", "onnx"] * len(exports))
+    assert sorted(r["format"] for r in fp32) == sorted(list(formats) * len(exports))
     assert all(r["passed"] and r["max_abs_error"] <= 1e-4 for r in fp32), report.failures
     int8 = [r for r in report.rows if r["quantization"] == "int8"]
     assert int8 and all(r["metric_value"] is not None for r in int8)

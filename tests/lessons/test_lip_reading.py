@@ -112,7 +112,10 @@ def test_export_matches_keras_and_reads_the_same_sequences(lesson, quick_run, tm
     cfg = lesson.Config.quick()
     data = lesson.load_data(cfg)
     model = keras.saving.load_model(quick_run / "model.keras")
-    export_quick(lesson, cfg, {"model": model}, tmp_path, data=data, metric="sequence_accuracy").raise_if_failed()
+    # TFLite only (37.8 s -> 11.2 s alone): the quick tour exports this model to ONNX too, judges its fp32 parity
+    # and scores its int8 (test_tour_quick[lip-reading]); ONNX int8's tolerance is judged on the full run's export.
+    export_quick(lesson, cfg, {"model": model}, tmp_path, data=data, metric="sequence_accuracy",
+                 formats=("tflite",)).raise_if_failed()
     videos = data.test.x[:8]
     lite = device_bench.open_artifact(str(tmp_path / "model.fp32.tflite")).predict(videos)
     np.testing.assert_array_equal(lesson.greedy_decode(lite),
