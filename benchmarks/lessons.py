@@ -46,9 +46,6 @@ BENCHED_ARTIFACTS = (("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "dynamic
                      ("onnx", "int8"))  # int8-full (int8 input) and micro: the microcontroller section, benchmarks/micro.py
 
 
-# --- 1. a run per lesson -----------------------------------------------------------------------
-
-
 # Measured once by hand (session 16), not by this script: kept verbatim in the page it writes.
 ONNX_INT8_RECURRENT = (
     '**Why ONNX int8 is larger and slower than ONNX fp32 for the recurrent models** (translation, '
@@ -63,6 +60,8 @@ ONNX_INT8_RECURRENT = (
     'whose full-size tables above would all need re-running. For these models deploy TFLite int8 or ONNX '
     'fp32.')
 
+
+# --- 1. a run per lesson -----------------------------------------------------------------------
 
 def find_run(lesson: str, runs_dir: pathlib.Path, seed: int | None = None) -> pathlib.Path | None:
     """The newest full run of ``lesson`` (else the newest quick run) whose folder still exists; of seed

@@ -105,7 +105,7 @@ def export_quick(lesson, cfg, exports: dict, tmp_path, *, data=None, metric: str
     the quick tour already judges (test_tour.py) may check TFLite alone here."""
     from dlbootcamp.app import pipeline
 
-    # TFLite and ONNX (micro has its own tests and runs in the tour); int8 of both
+    # the formats asked, TFLite and ONNX by default (micro has its own tests and runs in the tour); int8 of each
     report = pipeline.export_lesson(lesson, cfg, exports, tmp_path, data=data, formats=formats,
                                     quantizations=("fp32", "int8"))
     fp32 = [r for r in report.rows if r["quantization"] == "fp32"]
